@@ -1,0 +1,192 @@
+// Rendezvous hashing for thousands of servers: a key ranks only the members of one group.
+import { digestInto, fmix32, type Key, lastA, lastB, TWO32 } from './hash.js'
+import {
+  digestServers,
+  noServers,
+  type Placement,
+  spreadZones,
+  unknownServer,
+  zoneClasses,
+} from './rendezvous.js'
+import { normalizeServer, normalizeServers, type Server, type ServerInput } from './server.js'
+import { ScoreTable } from './table.js'
+
+/** Options of {@link HierarchicalRendezvous}. Clients that must agree on placement must agree on these. */
+export interface HierarchicalOptions {
+  /**
+   * Number of groups. Fixed for the life of a cluster: snapshots made by `add`, `remove` and `setWeight` keep
+   * it, so that membership changes never reshuffle groups. Pass it explicitly when clients may be built from
+   * different server lists.
+   * @default the nearest integer to servers × memberships / 64 (at least 1), from the first server list
+   */
+  readonly groups?: number
+  /**
+   * How many groups each server joins. More memberships even out load (a server's share is averaged over its
+   * groups) at the cost of memory and construction time; the lookup cost does not depend on it.
+   * @default 128
+   */
+  readonly memberships?: number
+}
+
+/** Average group size the default `groups` aims for: the number of scores computed per lookup. */
+const TARGET_GROUP_SIZE = 64
+const DEFAULT_MEMBERSHIPS = 128
+
+/**
+ * Hierarchical rendezvous hashing: O(group size) lookups whatever the number of servers.
+ *
+ * Each server joins `memberships` of `groups` groups, chosen from its id alone (so a server joining or leaving
+ * changes no other server's groups). A key hashes to one group and ranks that group's members by the flat
+ * weighted score of hash spec v1. Adding a server therefore moves only keys it now wins; removing one moves
+ * only its own keys, to the next member of each key's group; re-weighting one moves keys only to or from it.
+ * A server's share is its weight times the average over its groups of 1 / (group weight), which is close to
+ * weight / total weight when groups are large and memberships many; `balance` measures it.
+ *
+ * `ranking(key)` lists the key's group first (by score), then every other server in flat rendezvous order.
+ * A key whose group is empty (possible only with few servers per group) is placed by flat rendezvous.
+ */
+export class HierarchicalRendezvous implements Placement {
+  readonly servers: readonly Server[]
+  readonly size: number
+  /** The number of groups in use. */
+  readonly groups: number
+  /** Memberships per server in use (at most `groups`). */
+  readonly memberships: number
+  #ids: string[]
+  #byId: Map<string, number>
+  #zoneOf: Int32Array
+  #hasZones: boolean
+  /** Slots laid out group after group; group g is slots [#start[g], #start[g + 1]). */
+  #table: ScoreTable
+  #start: Int32Array
+  /** Server index of each slot. */
+  #server: Int32Array
+  /** One slot per server, in server order: for flat fallbacks and the tail of a ranking. */
+  #flat: ScoreTable
+
+  /** @param servers ids or `{ id, weight?, zone? }`; validated here (`TypeError` on bad input). */
+  constructor(servers: Iterable<ServerInput> = [], options: HierarchicalOptions = {}) {
+    const list = normalizeServers(servers)
+    const memberships = options.memberships ?? DEFAULT_MEMBERSHIPS
+    if (!Number.isInteger(memberships) || memberships < 1) {
+      throw new TypeError(`memberships must be a positive integer, got ${String(options.memberships)}`)
+    }
+    const groups = options.groups ?? Math.max(1, Math.round((list.length * memberships) / TARGET_GROUP_SIZE))
+    if (!Number.isInteger(groups) || groups < 1 || groups > 2 ** 24) {
+      throw new TypeError(`groups must be an integer from 1 to 2^24, got ${String(options.groups)}`)
+    }
+    this.servers = Object.freeze(list)
+    this.size = list.length
+    this.groups = groups
+    this.memberships = Math.min(memberships, groups)
+    this.#ids = list.map((s) => s.id)
+    this.#byId = new Map(this.#ids.map((id, i) => [id, i]))
+    this.#zoneOf = zoneClasses(list)
+    this.#hasZones = list.some((s) => s.zone !== undefined)
+
+    const digests = digestServers(list)
+    // Count members per group, then lay groups out contiguously (counting sort by group).
+    const groupsOf = list.map((_, i) =>
+      serverGroups(digests[2 * i]!, digests[2 * i + 1]!, groups, this.memberships),
+    )
+    const start = new Int32Array(groups + 1)
+    for (const gs of groupsOf) for (const g of gs) start[g + 1]!++
+    for (let g = 0; g < groups; g++) start[g + 1]! += start[g]!
+    const fill = start.slice(0, groups)
+    const slots = new Int32Array(start[groups]!)
+    groupsOf.forEach((gs, i) => {
+      for (const g of gs) slots[fill[g]!++] = i
+    })
+    this.#start = start
+    this.#server = slots
+    this.#table = new ScoreTable(list, digests, slots)
+    this.#flat = new ScoreTable(list, digests, [...list.keys()])
+  }
+
+  /** The group a key digest falls in: the top bits of a mix of lane A, scaled to [0, groups). */
+  #groupOf(ka: number, kb: number): number {
+    return Math.floor((fmix32(((ka ^ GROUP_SALT) + kb) | 0) * this.groups) / TWO32)
+  }
+
+  get(id: string): Server | undefined {
+    const i = this.#byId.get(id)
+    return i === undefined ? undefined : this.servers[i]
+  }
+
+  pick(key: Key): string {
+    digestInto(key)
+    if (this.size === 0) throw noServers()
+    const ka = lastA()
+    const kb = lastB()
+    const g = this.#groupOf(ka, kb)
+    const start = this.#start[g]!
+    const end = this.#start[g + 1]!
+    if (start === end) return this.#ids[this.#flat.pick(ka, kb, 0, this.size)]!
+    return this.#ids[this.#server[this.#table.pick(ka, kb, start, end)]!]!
+  }
+
+  /** Server indices in the key's priority order: its group by score, then the rest in flat order. */
+  #rank(key: Key, limit: number): number[] {
+    digestInto(key)
+    if (this.size === 0) throw noServers()
+    const ka = lastA()
+    const kb = lastB()
+    const g = this.#groupOf(ka, kb)
+    const out = this.#table.rank(ka, kb, this.#start[g]!, this.#start[g + 1]!).map((k) => this.#server[k]!)
+    if (out.length >= limit) return out
+    const seen = new Set(out)
+    for (const i of this.#flat.rank(ka, kb, 0, this.size)) if (!seen.has(i)) out.push(i)
+    return out
+  }
+
+  pickN(key: Key, n: number): string[] {
+    if (!Number.isInteger(n) || n < 0)
+      throw new TypeError(`pickN: n must be a non-negative integer, got ${n}`)
+    if (n === 1) return [this.pick(key)]
+    // With zones, a group may lack enough zones: rank everything so that zones can be spread.
+    const order = this.#rank(key, this.#hasZones ? Number.POSITIVE_INFINITY : n)
+    const want = Math.min(n, order.length)
+    const chosen = this.#hasZones ? spreadZones(order, this.#zoneOf, want) : order.slice(0, want)
+    return chosen.map((i) => this.#ids[i]!)
+  }
+
+  ranking(key: Key): string[] {
+    return this.#rank(key, Number.POSITIVE_INFINITY).map((i) => this.#ids[i]!)
+  }
+
+  #with(servers: readonly ServerInput[]): HierarchicalRendezvous {
+    return new HierarchicalRendezvous(servers, { groups: this.groups, memberships: this.memberships })
+  }
+
+  add(server: ServerInput): HierarchicalRendezvous {
+    return this.#with([...this.servers, normalizeServer(server)])
+  }
+
+  remove(id: string): HierarchicalRendezvous {
+    if (!this.#byId.has(id)) throw unknownServer(id)
+    return this.#with(this.servers.filter((s) => s.id !== id))
+  }
+
+  setWeight(id: string, weight: number): HierarchicalRendezvous {
+    if (!this.#byId.has(id)) throw unknownServer(id)
+    return this.#with(this.servers.map((s) => (s.id === id ? { id, weight, zone: s.zone } : s)))
+  }
+}
+
+const GROUP_SALT = 0x68727731 // "hrw1"
+
+/**
+ * The distinct groups a server joins: candidates fmix32(sa ^ fmix32(sb + j)) scaled to [0, groups) for
+ * j = 0, 1, 2, ..., skipping repeats, until `count` are found. Depends on the server's id only.
+ */
+export function serverGroups(sa: number, sb: number, groups: number, count: number): number[] {
+  const out: number[] = []
+  const seen = new Set<number>()
+  for (let j = 0; out.length < count; j++) {
+    const g = Math.floor((fmix32(sa ^ fmix32((sb + j) | 0)) * groups) / TWO32)
+    if (seen.has(g)) continue
+    seen.add(g)
+    out.push(g)
+  }
+  return out
+}

@@ -1,0 +1,174 @@
+// Flat weighted rendezvous (HRW) hashing: one key digest, then one cheap mix per server.
+import { RendezvousError } from '../errors.js'
+import { digestInto, type Key, lastA, lastB, uniform, weightedScore } from './hash.js'
+import { normalizeServer, normalizeServers, type Server, type ServerInput } from './server.js'
+import { ScoreTable } from './table.js'
+
+/** What every placement strategy offers. Snapshots are immutable: changes return a new object. */
+export interface Placement {
+  /** The servers, in the order given. */
+  readonly servers: readonly Server[]
+  /** Number of servers. */
+  readonly size: number
+  /** The id of the key's owner (the first of its priority list). Throws `ERR_NO_SERVERS` when empty. */
+  pick(key: Key): string
+  /** The first `n` distinct servers of the key's priority list (zones spread first when zones are set). */
+  pickN(key: Key, n: number): string[]
+  /** The key's whole priority list. */
+  ranking(key: Key): string[]
+  /** The server with this id, if present. */
+  get(id: string): Server | undefined
+  /** A new snapshot with one more server. */
+  add(server: ServerInput): Placement
+  /** A new snapshot without the server `id`. */
+  remove(id: string): Placement
+  /** A new snapshot with the weight of `id` changed. */
+  setWeight(id: string, weight: number): Placement
+}
+
+/**
+ * Weighted rendezvous hashing over a fixed set of servers (hash spec v1, docs/hash-spec.md).
+ *
+ * Each key ranks every server by score `w / -ln(u)`, with `u` a 53-bit uniform draw from the (key, server)
+ * pair and `w` the server's weight divided by the largest weight. Ties break by the draw, then by id.
+ * When all weights are equal the ranking is by draw alone and no logarithm is computed.
+ */
+export class Rendezvous implements Placement {
+  readonly servers: readonly Server[]
+  readonly size: number
+  #ids: string[]
+  #table: ScoreTable
+  /** Zone class of each server (one number per zone; a server without a zone is a zone of its own). */
+  #zoneOf: Int32Array
+  #hasZones: boolean
+  #byId: Map<string, number>
+
+  /** @param servers ids or `{ id, weight?, zone? }`; validated here (`TypeError` on bad input). */
+  constructor(servers: Iterable<ServerInput> = []) {
+    const list = normalizeServers(servers)
+    this.servers = Object.freeze(list)
+    this.size = list.length
+    this.#ids = list.map((s) => s.id)
+    this.#byId = new Map(this.#ids.map((id, i) => [id, i]))
+    this.#table = new ScoreTable(list, digestServers(list), [...list.keys()])
+    this.#zoneOf = zoneClasses(list)
+    this.#hasZones = list.some((s) => s.zone !== undefined)
+  }
+
+  get(id: string): Server | undefined {
+    const i = this.#byId.get(id)
+    return i === undefined ? undefined : this.servers[i]
+  }
+
+  pick(key: Key): string {
+    digestInto(key)
+    if (this.size === 0) throw noServers()
+    return this.#ids[this.#table.pick(lastA(), lastB(), 0, this.size)]!
+  }
+
+  #rank(key: Key): number[] {
+    digestInto(key)
+    if (this.size === 0) throw noServers()
+    return this.#table.rank(lastA(), lastB(), 0, this.size)
+  }
+
+  pickN(key: Key, n: number): string[] {
+    if (!Number.isInteger(n) || n < 0)
+      throw new TypeError(`pickN: n must be a non-negative integer, got ${n}`)
+    if (n === 1) return [this.pick(key)]
+    const order = this.#rank(key)
+    const want = Math.min(n, order.length)
+    const chosen = this.#hasZones ? spreadZones(order, this.#zoneOf, want) : order.slice(0, want)
+    return chosen.map((i) => this.#ids[i]!)
+  }
+
+  ranking(key: Key): string[] {
+    return this.#rank(key).map((i) => this.#ids[i]!)
+  }
+
+  /**
+   * The key's priority list with each server's draw `u` in (0, 1] and score (`w / -ln(u)` with `w` the
+   * normalised weight). For display and debugging; `ranking` is cheaper.
+   */
+  scores(key: Key): { id: string; u: number; score: number }[] {
+    const t = this.#table
+    return this.#rank(key).map((i) => ({
+      id: this.#ids[i]!,
+      u: uniform(t.lastDraw(i)),
+      score: weightedScore(t.wn[i]!, t.lastDraw(i)),
+    }))
+  }
+
+  add(server: ServerInput): Rendezvous {
+    return new Rendezvous([...this.servers, normalizeServer(server)])
+  }
+
+  remove(id: string): Rendezvous {
+    if (!this.#byId.has(id)) throw unknownServer(id)
+    return new Rendezvous(this.servers.filter((s) => s.id !== id))
+  }
+
+  setWeight(id: string, weight: number): Rendezvous {
+    if (!this.#byId.has(id)) throw unknownServer(id)
+    return new Rendezvous(this.servers.map((s) => (s.id === id ? { id, weight, zone: s.zone } : s)))
+  }
+}
+
+/** Digests of server ids, packed as [sa0, sb0, sa1, sb1, ...]. */
+export function digestServers(servers: readonly Server[]): Int32Array {
+  const out = new Int32Array(2 * servers.length)
+  servers.forEach((s, i) => {
+    digestInto(s.id)
+    out[2 * i] = lastA()
+    out[2 * i + 1] = lastB()
+  })
+  return out
+}
+
+/** A zone class per server: equal numbers for equal zones, a distinct negative number for no zone. */
+export function zoneClasses(servers: readonly Server[]): Int32Array {
+  const zones = new Map<string, number>()
+  const out = new Int32Array(servers.length)
+  servers.forEach((s, i) => {
+    if (s.zone === undefined) {
+      out[i] = -1 - i
+      return
+    }
+    if (!zones.has(s.zone)) zones.set(s.zone, zones.size)
+    out[i] = zones.get(s.zone)!
+  })
+  return out
+}
+
+/**
+ * Chooses `want` servers from a priority list: first the best server of each zone not yet used, in list order;
+ * then, if zones run out, the remaining servers in list order. The result for n is a prefix of that for n+1.
+ */
+export function spreadZones(order: readonly number[], zoneOf: Int32Array, want: number): number[] {
+  const out: number[] = []
+  const usedZones = new Set<number>()
+  const taken = new Set<number>()
+  for (const i of order) {
+    if (out.length === want) return out
+    const z = zoneOf[i]!
+    if (usedZones.has(z)) continue
+    usedZones.add(z)
+    taken.add(i)
+    out.push(i)
+  }
+  for (const i of order) {
+    if (out.length === want) break
+    if (!taken.has(i)) out.push(i)
+  }
+  return out
+}
+
+/** The error for a lookup on an empty placement. */
+export function noServers(): RendezvousError {
+  return new RendezvousError('ERR_NO_SERVERS', 'no servers: add at least one server before placing keys')
+}
+
+/** The error for a change naming a server that is not there. */
+export function unknownServer(id: string): RendezvousError {
+  return new RendezvousError('ERR_UNKNOWN_SERVER', `no server with id "${id}"`)
+}
