@@ -242,12 +242,13 @@ export function uniform(d53: number): number {
 }
 
 /**
- * The weighted score of a draw for a normalised weight `wn` in (0, 1]: wn / -ln(u), and +Infinity when
- * u = 1 (where -ln(u) is zero).
+ * The score of a draw for a server of weight `w`, given as `lw = ln(w)`: ln(w) - ln(-ln(u)), the logarithm of
+ * the classic w / -ln(u). Computed in the log domain it neither overflows nor underflows for any positive finite
+ * weights. +Infinity when u = 1 (where -ln(u) is zero).
  */
-export function weightedScore(wn: number, d53: number): number {
+export function weightedScore(lw: number, d53: number): number {
   const e = -Math.log(uniform(d53))
-  return e === 0 ? Number.POSITIVE_INFINITY : wn / e
+  return e === 0 ? Number.POSITIVE_INFINITY : lw - Math.log(e)
 }
 
 function describe(v: unknown): string {

@@ -29,8 +29,8 @@ export interface Placement {
 /**
  * Weighted rendezvous hashing over a fixed set of servers (hash spec v1, docs/hash-spec.md).
  *
- * Each key ranks every server by score `w / -ln(u)`, with `u` a 53-bit uniform draw from the (key, server)
- * pair and `w` the server's weight divided by the largest weight. Ties break by the draw, then by id.
+ * Each key ranks every server by score `w / -ln(u)` (computed as its logarithm), with `u` a 53-bit uniform
+ * draw from the (key, server) pair and `w` the server's weight. Ties break by the draw, then by id.
  * When all weights are equal the ranking is by draw alone and no logarithm is computed.
  */
 export class Rendezvous implements Placement {
@@ -87,15 +87,15 @@ export class Rendezvous implements Placement {
   }
 
   /**
-   * The key's priority list with each server's draw `u` in (0, 1] and score (`w / -ln(u)` with `w` the
-   * normalised weight). For display and debugging; `ranking` is cheaper.
+   * The key's priority list with each server's draw `u` in (0, 1] and score `ln(w) - ln(-ln(u))` (the log of
+   * `w / -ln(u)`). For display and debugging; `ranking` is cheaper.
    */
   scores(key: Key): { id: string; u: number; score: number }[] {
     const t = this.#table
     return this.#rank(key).map((i) => ({
       id: this.#ids[i]!,
       u: uniform(t.lastDraw(i)),
-      score: weightedScore(t.wn[i]!, t.lastDraw(i)),
+      score: weightedScore(t.lw[i]!, t.lastDraw(i)),
     }))
   }
 

@@ -2,13 +2,14 @@
 import { fmix32i, mixLow, TWO32, weightedScore } from './hash.js'
 import { compareUtf8, type Server } from './server.js'
 
-// Pruning table for the weighted loop: INV_L[j] = 1 / -ln((j + 1) / 4096) bounds the score factor of any draw
-// whose top 12 bits are j (+Infinity for j = 4095, where u may be 1). It only skips servers that cannot win;
-// it never decides a result.
-const INV_L = new Float64Array(4096)
-for (let j = 0; j < 4095; j++) INV_L[j] = 1 / -Math.log((j + 1) / 4096)
-INV_L[4095] = Number.POSITIVE_INFINITY
-const PRUNE_SLACK = 1 + 1e-9
+// Pruning table for the weighted loop: a draw whose top 12 bits are j has u <= (j + 1) / 4096, so its score
+// ln(w) - ln(-ln(u)) is at most ln(w) - LN_E[j] with LN_E[j] = ln(-ln((j + 1) / 4096)) (-Infinity for j = 4095,
+// where u may be 1). It only skips servers that cannot win; it never decides a result. PRUNE_SLACK absorbs
+// rounding (scores are below 800 in magnitude, so their rounding errors are far below it).
+const LN_E = new Float64Array(4096)
+for (let j = 0; j < 4095; j++) LN_E[j] = Math.log(-Math.log((j + 1) / 4096))
+LN_E[4095] = Number.NEGATIVE_INFINITY
+const PRUNE_SLACK = 1e-9
 
 /**
  * Server digests, normalised weights and id ranks packed in typed arrays, one slot per entry. A flat placement
@@ -17,7 +18,8 @@ const PRUNE_SLACK = 1 + 1e-9
 export class ScoreTable {
   readonly sa: Int32Array
   readonly sb: Int32Array
-  readonly wn: Float64Array
+  /** ln(weight) of each slot. */
+  readonly lw: Float64Array
   /** Rank of the slot's server id in UTF-8 order: the last tie-break. */
   readonly idRank: Int32Array
   /** True when every weight is equal: rank by draw alone, no logarithm. */
@@ -32,9 +34,7 @@ export class ScoreTable {
    * @param slots which server fills each slot (indices into `servers`)
    */
   constructor(servers: readonly Server[], digests: Int32Array, slots: ArrayLike<number>) {
-    let wmax = 0
-    for (const s of servers) wmax = Math.max(wmax, s.weight)
-    this.uniform = servers.every((s) => s.weight === wmax)
+    this.uniform = servers.every((s) => s.weight === servers[0]!.weight)
     const byId = [...servers.keys()].sort((a, b) => compareUtf8(servers[a]!.id, servers[b]!.id))
     const rankOf = new Int32Array(servers.length)
     byId.forEach((serverIndex, rank) => {
@@ -43,7 +43,7 @@ export class ScoreTable {
     const n = slots.length
     this.sa = new Int32Array(n)
     this.sb = new Int32Array(n)
-    this.wn = new Float64Array(n)
+    this.lw = new Float64Array(n)
     this.idRank = new Int32Array(n)
     this.#d = new Float64Array(n)
     this.#s = new Float64Array(n)
@@ -51,7 +51,7 @@ export class ScoreTable {
       const i = slots[k]!
       this.sa[k] = digests[2 * i]!
       this.sb[k] = digests[2 * i + 1]!
-      this.wn[k] = servers[i]!.weight / wmax
+      this.lw[k] = Math.log(servers[i]!.weight)
       this.idRank[k] = rankOf[i]!
     }
   }
@@ -95,14 +95,14 @@ export class ScoreTable {
   #pickWeighted(ka: number, kb: number, start: number, end: number): number {
     const sa = this.sa
     const sb = this.sb
-    const wn = this.wn
+    const lw = this.lw
     let best = -1
-    let bestScore = -1
+    let bestScore = Number.NEGATIVE_INFINITY
     let bestD = -1
     for (let k = start; k < end; k++) {
       const hi = fmix32i(ka ^ sa[k]!)
-      const w = wn[k]!
-      if (w * INV_L[hi >>> 20]! * PRUNE_SLACK < bestScore) continue
+      const w = lw[k]!
+      if (w - LN_E[hi >>> 20]! + PRUNE_SLACK < bestScore) continue
       const d = (hi >>> 11) * TWO32 + mixLow(kb, sb[k]!, hi)
       const s = weightedScore(w, d)
       if (
@@ -125,7 +125,7 @@ export class ScoreTable {
     for (let k = start; k < end; k++) {
       const hi = fmix32i(ka ^ this.sa[k]!)
       d[k] = (hi >>> 11) * TWO32 + mixLow(kb, this.sb[k]!, hi)
-      s[k] = this.uniform ? d[k]! : weightedScore(this.wn[k]!, d[k]!)
+      s[k] = this.uniform ? d[k]! : weightedScore(this.lw[k]!, d[k]!)
       order.push(k)
     }
     const idRank = this.idRank

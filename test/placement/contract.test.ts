@@ -26,7 +26,12 @@ const strategies: [string, Make, { exactShares: boolean }][] = [
 ]
 
 const idArb = fc.string({ minLength: 1, maxLength: 8, unit: 'grapheme' })
-const weightArb = fc.oneof(fc.constant(1), fc.double({ min: 0.01, max: 100, noNaN: true }))
+// Weights from ordinary to as far apart as binary64 allows: the properties hold for any positive finite weights.
+const weightArb = fc.oneof(
+  fc.constant(1),
+  fc.double({ min: 0.01, max: 100, noNaN: true }),
+  fc.constantFrom(5e-324, 1e-300, 1e300, Number.MAX_VALUE),
+)
 const serversArb = fc.uniqueArray(fc.record({ id: idArb, weight: weightArb }), {
   minLength: 1,
   maxLength: 24,
