@@ -1,15 +1,49 @@
 // The inner loops of rendezvous hashing over a packed table of server digests and weights.
-import { fmix32i, mixLow, TWO32, weightedScore } from './hash.js'
+import { draw53 as draw, fmix32i, mixLow, TWO_M53, TWO32, weightedScore } from './hash.js'
 import { compareUtf8, type Server } from './server.js'
 
-// Pruning table for the weighted loop: a draw whose top 12 bits are j has u <= (j + 1) / 4096, so its score
-// ln(w) - ln(-ln(u)) is at most ln(w) - LN_E[j] with LN_E[j] = ln(-ln((j + 1) / 4096)) (-Infinity for j = 4095,
-// where u may be 1). It only skips servers that cannot win; it never decides a result. PRUNE_SLACK absorbs
-// rounding (scores are below 800 in magnitude, so their rounding errors are far below it).
+// Pruning table for the weighted loops: a draw whose top 12 bits are j has u <= (j + 1) / 4096, so
+// e = -ln(u) >= -ln((j + 1) / 4096). INV_E[j] is the inverse of that bound (+Infinity for j = 4095, where u may
+// be 1) and LN_E[j] its logarithm (-Infinity for j = 4095). They only skip slots that cannot win; they never
+// decide a result.
+const INV_E = new Float64Array(4096)
 const LN_E = new Float64Array(4096)
-for (let j = 0; j < 4095; j++) LN_E[j] = Math.log(-Math.log((j + 1) / 4096))
+for (let j = 0; j < 4095; j++) {
+  INV_E[j] = 1 / -Math.log((j + 1) / 4096)
+  LN_E[j] = Math.log(-Math.log((j + 1) / 4096))
+}
+INV_E[4095] = Number.POSITIVE_INFINITY
 LN_E[4095] = Number.NEGATIVE_INFINITY
-const PRUNE_SLACK = 1e-9
+
+// firstBoundAtLeast(x): a lower bound (never above the true value) of the least j with INV_E[j] >= x, without a
+// search or a transcendental call: x's binary exponent and top 4 mantissa bits index J_OF, which holds the answer
+// for the smallest x of each bucket. INV_E spans [0.12, 4096) for j < 4095, so exponents -4 to 12 suffice.
+const F64 = new Float64Array(1)
+const U32 = new Uint32Array(F64.buffer)
+const HIGH_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0 // little-endian: word 1
+const J_OF = new Int16Array(17 * 16)
+for (let b = 0; b < J_OF.length; b++) {
+  const x = 2 ** ((b >> 4) - 4) * (1 + (b & 15) / 16)
+  let j = 0
+  while (j < 4095 && INV_E[j]! < x) j++
+  J_OF[b] = j
+}
+function firstBoundAtLeast(x: number): number {
+  F64[0] = x
+  const exp = (U32[HIGH_WORD]! >>> 20) - 1023
+  if (exp < -4) return 0
+  if (exp > 12) return 4095
+  return J_OF[((exp + 4) << 4) | ((U32[HIGH_WORD]! >>> 16) & 15)]!
+}
+
+// The fast weighted loop compares ratios r = (w / wmax) / e, which order slots exactly as the spec's scores
+// ln(w) - ln(e) do, up to rounding: the two differ by far less than RATIO_EPS (relative), so ratios further apart
+// than that decide; closer ones are settled by computing the spec's scores. Ratios stay normal numbers (no
+// overflow, no underflow) while wmax / w <= 2^900; placements with weights further apart use the log loop.
+const RATIO_EPS = 1e-10
+const MAX_RATIO_SPREAD = 2 ** 900
+/** Absolute slack for pruning in the log domain (scores are below 800 in magnitude; rounding is far smaller). */
+const LOG_SLACK = 1e-9
 
 /**
  * Server digests, normalised weights and id ranks packed in typed arrays, one slot per entry. A flat placement
@@ -18,12 +52,16 @@ const PRUNE_SLACK = 1e-9
 export class ScoreTable {
   readonly sa: Int32Array
   readonly sb: Int32Array
-  /** ln(weight) of each slot. */
+  /** ln(weight) of each slot: the spec's score is ln(w) - ln(-ln(u)). */
   readonly lw: Float64Array
+  /** weight / largest weight of each slot, for the ratio loop. */
+  readonly wn: Float64Array
   /** Rank of the slot's server id in UTF-8 order: the last tie-break. */
   readonly idRank: Int32Array
   /** True when every weight is equal: rank by draw alone, no logarithm. */
   readonly uniform: boolean
+  /** True when weights are within MAX_RATIO_SPREAD of each other: the ratio loop is exact. */
+  readonly #ratios: boolean
   // Scratch for rankings (draws and scores by slot), reused across calls.
   readonly #d: Float64Array
   readonly #s: Float64Array
@@ -35,6 +73,13 @@ export class ScoreTable {
    */
   constructor(servers: readonly Server[], digests: Int32Array, slots: ArrayLike<number>) {
     this.uniform = servers.every((s) => s.weight === servers[0]!.weight)
+    let wmax = 0
+    let wmin = Number.POSITIVE_INFINITY
+    for (const s of servers) {
+      wmax = Math.max(wmax, s.weight)
+      wmin = Math.min(wmin, s.weight)
+    }
+    this.#ratios = wmax / wmin <= MAX_RATIO_SPREAD
     const byId = [...servers.keys()].sort((a, b) => compareUtf8(servers[a]!.id, servers[b]!.id))
     const rankOf = new Int32Array(servers.length)
     byId.forEach((serverIndex, rank) => {
@@ -44,6 +89,7 @@ export class ScoreTable {
     this.sa = new Int32Array(n)
     this.sb = new Int32Array(n)
     this.lw = new Float64Array(n)
+    this.wn = new Float64Array(n)
     this.idRank = new Int32Array(n)
     this.#d = new Float64Array(n)
     this.#s = new Float64Array(n)
@@ -52,13 +98,15 @@ export class ScoreTable {
       this.sa[k] = digests[2 * i]!
       this.sb[k] = digests[2 * i + 1]!
       this.lw[k] = Math.log(servers[i]!.weight)
+      this.wn[k] = servers[i]!.weight / wmax
       this.idRank[k] = rankOf[i]!
     }
   }
 
   /** The winning slot in [start, end) for a key digest; the range must not be empty. */
   pick(ka: number, kb: number, start: number, end: number): number {
-    return this.uniform ? this.#pickUniform(ka, kb, start, end) : this.#pickWeighted(ka, kb, start, end)
+    if (this.uniform) return this.#pickUniform(ka, kb, start, end)
+    return this.#ratios ? this.#pickRatio(ka, kb, start, end) : this.#pickLog(ka, kb, start, end)
   }
 
   // Equal weights: the winner has the largest 53-bit draw. Its top 21 bits come from the high word alone, so
@@ -66,33 +114,71 @@ export class ScoreTable {
   #pickUniform(ka: number, kb: number, start: number, end: number): number {
     const sa = this.sa
     let best = start
-    let bestHi = fmix32i(ka ^ sa[start]!)
-    let bestTop = bestHi >>> 11
-    let bestLo = -1
-    for (let k = start + 1; k < end; k++) {
-      const hi = fmix32i(ka ^ sa[k]!)
-      const top = hi >>> 11
-      if (top > bestTop) {
-        best = k
-        bestHi = hi
-        bestTop = top
-        bestLo = -1
-      } else if (top === bestTop) {
-        if (bestLo < 0) bestLo = mixLow(kb, this.sb[best]!, bestHi)
-        const lo = mixLow(kb, this.sb[k]!, hi)
-        if (lo > bestLo || (lo === bestLo && this.idRank[k]! < this.idRank[best]!)) {
+    let bestTop = -1
+    for (let k = start; k < end; k++) {
+      const top = fmix32i(ka ^ sa[k]!) >>> 11
+      if (top >= bestTop) {
+        if (top > bestTop) {
           best = k
-          bestHi = hi
-          bestLo = lo
+          bestTop = top
+        } else {
+          best = this.#breakTie(ka, kb, best, k)
         }
       }
     }
     return best
   }
 
-  // Unequal weights: exact scores, but a slot whose score bound (from its draw's top 12 bits) cannot reach the
-  // best so far is skipped without computing its logarithm.
-  #pickWeighted(ka: number, kb: number, start: number, end: number): number {
+  /** Of two slots with equal scores, the one with the larger draw, then the smaller id. */
+  #breakTie(ka: number, kb: number, a: number, b: number): number {
+    const da = draw(ka, kb, this.sa[a]!, this.sb[a]!)
+    const db = draw(ka, kb, this.sa[b]!, this.sb[b]!)
+    if (da !== db) return db > da ? b : a
+    return this.idRank[b]! < this.idRank[a]! ? b : a
+  }
+
+  /** Whether slot b ranks before slot a by the spec's scores (draws given). */
+  #beats(b: number, db: number, a: number, da: number): boolean {
+    const sa = weightedScore(this.lw[a]!, da)
+    const sb = weightedScore(this.lw[b]!, db)
+    if (sb !== sa) return sb > sa
+    if (db !== da) return db > da
+    return this.idRank[b]! < this.idRank[a]!
+  }
+
+  // Unequal weights: one logarithm per slot that passes the bound from its draw's top 12 bits, comparing
+  // ratios (w / wmax) / e; ratios within RATIO_EPS of the best are settled by the spec's scores.
+  // A slot passes only if its draw's top 12 bits are at least `jmin`, the least j whose bound INV_E[j] can reach
+  // the best ratio even at the largest weight (wn = 1): an integer test for most slots.
+  #pickRatio(ka: number, kb: number, start: number, end: number): number {
+    const sa = this.sa
+    const sb = this.sb
+    const wn = this.wn
+    let best = -1
+    let bestR = -1
+    let bestD = -1
+    let jmin = 0
+    for (let k = start; k < end; k++) {
+      const hi = fmix32i(ka ^ sa[k]!)
+      const j = hi >>> 20
+      if (j < jmin) continue
+      const w = wn[k]!
+      if (w * INV_E[j]! < bestR * (1 - RATIO_EPS)) continue
+      const d = (hi >>> 11) * TWO32 + mixLow(kb, sb[k]!, hi)
+      const e = -Math.log((d + 1) * TWO_M53)
+      const r = e === 0 ? Number.POSITIVE_INFINITY : w / e
+      if (r > bestR * (1 + RATIO_EPS) || (r >= bestR * (1 - RATIO_EPS) && this.#beats(k, d, best, bestD))) {
+        best = k
+        bestR = r
+        bestD = d
+        jmin = firstBoundAtLeast(r * (1 - RATIO_EPS))
+      }
+    }
+    return best
+  }
+
+  // Weights too far apart for ratios: compare the spec's scores ln(w) - ln(e) directly.
+  #pickLog(ka: number, kb: number, start: number, end: number): number {
     const sa = this.sa
     const sb = this.sb
     const lw = this.lw
@@ -101,14 +187,10 @@ export class ScoreTable {
     let bestD = -1
     for (let k = start; k < end; k++) {
       const hi = fmix32i(ka ^ sa[k]!)
-      const w = lw[k]!
-      if (w - LN_E[hi >>> 20]! + PRUNE_SLACK < bestScore) continue
+      if (lw[k]! - LN_E[hi >>> 20]! + LOG_SLACK < bestScore) continue
       const d = (hi >>> 11) * TWO32 + mixLow(kb, sb[k]!, hi)
-      const s = weightedScore(w, d)
-      if (
-        s > bestScore ||
-        (s === bestScore && (d > bestD || (d === bestD && this.idRank[k]! < this.idRank[best]!)))
-      ) {
+      const s = weightedScore(lw[k]!, d)
+      if (best < 0 || s > bestScore || (s === bestScore && this.#beats(k, d, best, bestD))) {
         best = k
         bestScore = s
         bestD = d
