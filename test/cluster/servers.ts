@@ -1,0 +1,81 @@
+// Test helpers: real redis-server processes on free loopback ports, and our own node, started and stopped.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
+
+/** A running server process. */
+export interface ServerProcess {
+  readonly port: number
+  readonly proc: ChildProcess
+  /** SIGKILL and wait for the exit. */
+  kill(): Promise<void>
+}
+
+/** True when `redis-server` is on the PATH. Under CI a missing binary is an error, not a skip. */
+export function haveRedis(): boolean {
+  const ok = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0
+  if (!ok && process.env.CI === 'true') {
+    throw new Error('redis-server is not installed (apt-get install -y redis-server); required when CI=true')
+  }
+  return ok
+}
+
+/** A port that was free a moment ago (the OS picks it; a tiny race remains, retried by the caller). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address()
+      const port = typeof a === 'object' && a !== null ? a.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** Starts `redis-server` on `port` (a free one when absent), without persistence, bound to loopback. */
+export async function startRedis(port?: number, extra: string[] = []): Promise<ServerProcess> {
+  for (let attempt = 0; ; attempt++) {
+    const p = port ?? (await freePort())
+    try {
+      return await spawnRedis(p, extra)
+    } catch (err) {
+      if (port !== undefined || attempt >= 3) throw err
+    }
+  }
+}
+
+function spawnRedis(port: number, extra: string[]): Promise<ServerProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra]
+  const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+  const kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGCONT') // a stopped process must run to die promptly on some systems
+      proc.kill('SIGKILL')
+    }
+    await exited
+  }
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => {
+      void kill()
+      reject(new Error(`redis-server on port ${port} did not start: ${out}`))
+    }, 5000)
+    proc.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer)
+        resolve({ port, proc, kill })
+      }
+    })
+    proc.once('exit', () => {
+      clearTimeout(timer)
+      reject(new Error(`redis-server on port ${port} exited: ${out}`))
+    })
+  })
+}
+
+/** Pauses for `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
