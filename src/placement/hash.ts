@@ -191,6 +191,40 @@ export function digestInto(key: Key): void {
   else throw new TypeError(`key must be a string or a Uint8Array, got ${describe(key)}`)
 }
 
+/**
+ * Computes lane A of a key's digest (read it with {@link lastA}); lane B is left stale. Equal-weight picks need
+ * lane B only to break ties on the top 21 bits of a draw, so they call this and the full {@link digestInto}
+ * only on a tie. ASCII strings skip lane B's work; other keys compute the whole digest.
+ */
+export function laneAInto(key: Key): void {
+  if (typeof key !== 'string') {
+    digestInto(key)
+    return
+  }
+  let h = SEED_A | 0
+  const n = key.length
+  let i = 0
+  for (; i + 4 <= n; i += 4) {
+    const c0 = key.charCodeAt(i)
+    const c1 = key.charCodeAt(i + 1)
+    const c2 = key.charCodeAt(i + 2)
+    const c3 = key.charCodeAt(i + 3)
+    if ((c0 | c1 | c2 | c3) >= 0x80) break
+    h = stepA(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24))
+  }
+  let k = 0
+  for (let shift = 0; i < n; i++, shift += 8) {
+    const c = key.charCodeAt(i)
+    if (c >= 0x80) {
+      digestString(key)
+      return
+    }
+    k |= c << shift
+  }
+  if ((n & 3) !== 0) h = tailA(h, k)
+  outA = fmix32(h ^ n)
+}
+
 /** Lane A of the last digest computed by {@link digestInto}. */
 export function lastA(): number {
   return outA

@@ -1,5 +1,5 @@
 // Rendezvous hashing for thousands of servers: a key ranks only the members of one group.
-import { digestInto, fmix32, type Key, lastA, lastB, TWO32 } from './hash.js'
+import { digestInto, fmix32, type Key, laneAInto, lastA, lastB, TWO32 } from './hash.js'
 import {
   digestServers,
   noServers,
@@ -103,9 +103,9 @@ export class HierarchicalRendezvous implements Placement {
     this.#flat = new ScoreTable(list, digests, [...list.keys()])
   }
 
-  /** The group a key digest falls in: the top bits of a mix of lane A, scaled to [0, groups). */
-  #groupOf(ka: number, kb: number): number {
-    return Math.floor((fmix32(((ka ^ GROUP_SALT) + kb) | 0) * this.groups) / TWO32)
+  /** The group a key falls in: a mix of lane A of its digest, scaled to [0, groups). */
+  #groupOf(ka: number): number {
+    return Math.floor((fmix32(ka ^ GROUP_SALT) * this.groups) / TWO32)
   }
 
   get(id: string): Server | undefined {
@@ -114,15 +114,18 @@ export class HierarchicalRendezvous implements Placement {
   }
 
   pick(key: Key): string {
-    digestInto(key)
+    const t = this.#table
+    if (t.uniform) laneAInto(key)
+    else digestInto(key)
     if (this.size === 0) throw noServers()
     const ka = lastA()
     const kb = lastB()
-    const g = this.#groupOf(ka, kb)
+    const g = this.#groupOf(ka)
     const start = this.#start[g]!
     const end = this.#start[g + 1]!
-    if (start === end) return this.#ids[this.#flat.pick(ka, kb, 0, this.size)]!
-    return this.#ids[this.#server[this.#table.pick(ka, kb, start, end)]!]!
+    // An empty group (possible only with few servers per group) falls back to flat rendezvous.
+    if (start === end) return this.#ids[this.#flat.pick(ka, kb, key, 0, this.size)]!
+    return this.#ids[this.#server[t.pick(ka, kb, key, start, end)]!]!
   }
 
   /** Server indices in the key's priority order: its group by score, then the rest in flat order. */
@@ -131,7 +134,7 @@ export class HierarchicalRendezvous implements Placement {
     if (this.size === 0) throw noServers()
     const ka = lastA()
     const kb = lastB()
-    const g = this.#groupOf(ka, kb)
+    const g = this.#groupOf(ka)
     const out = this.#table.rank(ka, kb, this.#start[g]!, this.#start[g + 1]!).map((k) => this.#server[k]!)
     if (out.length >= limit) return out
     const seen = new Set(out)

@@ -1,6 +1,6 @@
 // Flat weighted rendezvous (HRW) hashing: one key digest, then one cheap mix per server.
 import { RendezvousError } from '../errors.js'
-import { digestInto, type Key, lastA, lastB, uniform, weightedScore } from './hash.js'
+import { digestInto, type Key, laneAInto, lastA, lastB, uniform, weightedScore } from './hash.js'
 import { normalizeServer, normalizeServers, type Server, type ServerInput } from './server.js'
 import { ScoreTable } from './table.js'
 
@@ -41,7 +41,8 @@ export class Rendezvous implements Placement {
   /** Zone class of each server (one number per zone; a server without a zone is a zone of its own). */
   #zoneOf: Int32Array
   #hasZones: boolean
-  #byId: Map<string, number>
+  /** Index of each id, built on first use (lookups by id are off the hot path). */
+  #byIdMap: Map<string, number> | null = null
 
   /** @param servers ids or `{ id, weight?, zone? }`; validated here (`TypeError` on bad input). */
   constructor(servers: Iterable<ServerInput> = []) {
@@ -49,10 +50,14 @@ export class Rendezvous implements Placement {
     this.servers = Object.freeze(list)
     this.size = list.length
     this.#ids = list.map((s) => s.id)
-    this.#byId = new Map(this.#ids.map((id, i) => [id, i]))
     this.#table = new ScoreTable(list, digestServers(list), [...list.keys()])
-    this.#zoneOf = zoneClasses(list)
     this.#hasZones = list.some((s) => s.zone !== undefined)
+    this.#zoneOf = this.#hasZones ? zoneClasses(list) : new Int32Array(0)
+  }
+
+  get #byId(): Map<string, number> {
+    this.#byIdMap ??= new Map(this.#ids.map((id, i) => [id, i]))
+    return this.#byIdMap
   }
 
   get(id: string): Server | undefined {
@@ -61,9 +66,11 @@ export class Rendezvous implements Placement {
   }
 
   pick(key: Key): string {
-    digestInto(key)
+    const t = this.#table
+    if (t.uniform) laneAInto(key)
+    else digestInto(key)
     if (this.size === 0) throw noServers()
-    return this.#ids[this.#table.pick(lastA(), lastB(), 0, this.size)]!
+    return this.#ids[t.pick(lastA(), lastB(), key, 0, this.size)]!
   }
 
   #rank(key: Key): number[] {
@@ -95,7 +102,7 @@ export class Rendezvous implements Placement {
     return this.#rank(key).map((i) => ({
       id: this.#ids[i]!,
       u: uniform(t.lastDraw(i)),
-      score: weightedScore(t.lw[i]!, t.lastDraw(i)),
+      score: weightedScore(Math.log(this.servers[i]!.weight), t.lastDraw(i)),
     }))
   }
 

@@ -1,5 +1,15 @@
 // The inner loops of rendezvous hashing over a packed table of server digests and weights.
-import { draw53 as draw, fmix32i, mixLow, TWO_M53, TWO32, weightedScore } from './hash.js'
+import {
+  digestInto,
+  draw53 as draw,
+  fmix32i,
+  type Key,
+  lastB,
+  mixLow,
+  TWO_M53,
+  TWO32,
+  weightedScore,
+} from './hash.js'
 import { compareUtf8, type Server } from './server.js'
 
 // Pruning table for the weighted loops: a draw whose top 12 bits are j has u <= (j + 1) / 4096, so
@@ -63,8 +73,8 @@ export class ScoreTable {
   /** True when weights are within MAX_RATIO_SPREAD of each other: the ratio loop is exact. */
   readonly #ratios: boolean
   // Scratch for rankings (draws and scores by slot), reused across calls.
-  readonly #d: Float64Array
-  readonly #s: Float64Array
+  #d: Float64Array | null = null
+  #s: Float64Array | null = null
 
   /**
    * @param servers all servers of the placement (weights normalise against the largest of them)
@@ -88,30 +98,28 @@ export class ScoreTable {
     const n = slots.length
     this.sa = new Int32Array(n)
     this.sb = new Int32Array(n)
-    this.lw = new Float64Array(n)
-    this.wn = new Float64Array(n)
+    // Weights are stored only when they differ: equal-weight tables never read them (memory per server counts).
+    this.lw = new Float64Array(this.uniform ? 0 : n)
+    this.wn = new Float64Array(this.uniform ? 0 : n)
     this.idRank = new Int32Array(n)
-    this.#d = new Float64Array(n)
-    this.#s = new Float64Array(n)
     for (let k = 0; k < n; k++) {
       const i = slots[k]!
       this.sa[k] = digests[2 * i]!
       this.sb[k] = digests[2 * i + 1]!
-      this.lw[k] = Math.log(servers[i]!.weight)
-      this.wn[k] = servers[i]!.weight / wmax
+      if (!this.uniform) {
+        this.lw[k] = Math.log(servers[i]!.weight)
+        this.wn[k] = servers[i]!.weight / wmax
+      }
       this.idRank[k] = rankOf[i]!
     }
   }
 
-  /** The winning slot in [start, end) for a key digest; the range must not be empty. */
-  pick(ka: number, kb: number, start: number, end: number): number {
-    if (this.uniform) return this.#pickUniform(ka, kb, start, end)
-    return this.#ratios ? this.#pickRatio(ka, kb, start, end) : this.#pickLog(ka, kb, start, end)
-  }
-
-  // Equal weights: the winner has the largest 53-bit draw. Its top 21 bits come from the high word alone, so
-  // the low word is computed only when two slots tie on them (about once in two million comparisons).
-  #pickUniform(ka: number, kb: number, start: number, end: number): number {
+  /**
+   * Equal weights only: the winning slot in [start, end) (not empty) given lane A of the key's digest. The winner
+   * has the largest 53-bit draw, whose top 21 bits come from lane A alone; lane B (from `key`) is computed only
+   * when two slots tie on them, about once in two million comparisons.
+   */
+  pickUniform(ka: number, key: Key, start: number, end: number): number {
     const sa = this.sa
     let best = start
     let bestTop = -1
@@ -122,11 +130,25 @@ export class ScoreTable {
           best = k
           bestTop = top
         } else {
-          best = this.#breakTie(ka, kb, best, k)
+          digestInto(key)
+          best = this.#breakTie(ka, lastB(), best, k)
         }
       }
     }
     return best
+  }
+
+  /**
+   * The winning slot in [start, end) (not empty). The caller digests the key first: {@link laneAInto} suffices
+   * when `uniform` (kb is then ignored), {@link digestInto} otherwise.
+   */
+  pick(ka: number, kb: number, key: Key, start: number, end: number): number {
+    return this.uniform ? this.pickUniform(ka, key, start, end) : this.pickWeighted(ka, kb, start, end)
+  }
+
+  /** Unequal weights: the winning slot in [start, end) (not empty) given the key's whole digest. */
+  pickWeighted(ka: number, kb: number, start: number, end: number): number {
+    return this.#ratios ? this.#pickRatio(ka, kb, start, end) : this.#pickLog(ka, kb, start, end)
   }
 
   /** Of two slots with equal scores, the one with the larger draw, then the smaller id. */
@@ -201,8 +223,9 @@ export class ScoreTable {
 
   /** Every slot in [start, end) sorted best first by (score, draw, id). */
   rank(ka: number, kb: number, start: number, end: number): number[] {
-    const d = this.#d
-    const s = this.#s
+    // Scratch space, allocated on the first ranking (pick-only users never pay for it).
+    const d = (this.#d ??= new Float64Array(this.sa.length))
+    const s = (this.#s ??= new Float64Array(this.sa.length))
     const order: number[] = []
     for (let k = start; k < end; k++) {
       const hi = fmix32i(ka ^ this.sa[k]!)
@@ -218,6 +241,6 @@ export class ScoreTable {
 
   /** The draw of a slot from the last `rank` call. */
   lastDraw(k: number): number {
-    return this.#d[k]!
+    return this.#d![k]!
   }
 }
