@@ -24,6 +24,11 @@ for (let j = 0; j < 4095; j++) {
 }
 INV_E[4095] = Number.POSITIVE_INFINITY
 LN_E[4095] = Number.NEGATIVE_INFINITY
+// INV_E_LO[j] = INV_E[j - 1]: u > j / 4096 gives e < -ln(j / 4096), a lower bound of the ratio (0 for j = 0).
+const INV_E_LO = new Float64Array(4096)
+for (let j = 1; j < 4096; j++) INV_E_LO[j] = INV_E[j - 1]!
+/** Relative slack on ratio bounds, far above their rounding errors. */
+const BOUND_SLACK = 1e-12
 
 // firstBoundAtLeast(x): a lower bound (never above the true value) of the least j with INV_E[j] >= x, without a
 // search or a transcendental call: x's binary exponent and top 4 mantissa bits index J_OF, which holds the answer
@@ -74,6 +79,9 @@ export class ScoreTable {
   readonly #ratios: boolean
   // Scratch for rankings (draws and scores by slot), reused across calls.
   #d: Float64Array | null = null
+  // Scratch for the weighted pick's candidates, allocated on first use.
+  #cand: Int32Array | null = null
+  #candUb: Float64Array | null = null
   #s: Float64Array | null = null
 
   /**
@@ -170,30 +178,47 @@ export class ScoreTable {
 
   // Unequal weights: one logarithm per slot that passes the bound from its draw's top 12 bits, comparing
   // ratios (w / wmax) / e; ratios within RATIO_EPS of the best are settled by the spec's scores.
-  // A slot passes only if its draw's top 12 bits are at least `jmin`, the least j whose bound INV_E[j] can reach
-  // the best ratio even at the largest weight (wn = 1): an integer test for most slots.
+  // Two passes. The first computes no logarithm: a slot's top 12 bits j bound its ratio between
+  // wn * INV_E_LO[j] and wn * INV_E[j]; slots whose upper bound is below the best lower bound so far cannot win
+  // (most fail the integer test j < jmin first), the others are remembered. The second pass computes the ratios
+  // of the remembered slots still within reach, usually one or two, with one logarithm each.
   #pickRatio(ka: number, kb: number, start: number, end: number): number {
     const sa = this.sa
-    const sb = this.sb
     const wn = this.wn
+    const cand = (this.#cand ??= new Int32Array(sa.length))
+    const candUb = (this.#candUb ??= new Float64Array(sa.length))
+    let nc = 0
+    let bestLb = 0
+    let jmin = 0
+    for (let k = start; k < end; k++) {
+      const j = fmix32i(ka ^ sa[k]!) >>> 20
+      if (j < jmin) continue
+      const w = wn[k]!
+      const ub = w * INV_E[j]! * (1 + BOUND_SLACK)
+      if (ub < bestLb) continue
+      cand[nc] = k
+      candUb[nc++] = ub
+      const lb = w * INV_E_LO[j]! * (1 - BOUND_SLACK)
+      if (lb > bestLb) {
+        bestLb = lb
+        jmin = firstBoundAtLeast(lb)
+      }
+    }
+    const sb = this.sb
     let best = -1
     let bestR = -1
     let bestD = -1
-    let jmin = 0
-    for (let k = start; k < end; k++) {
+    for (let c = 0; c < nc; c++) {
+      if (candUb[c]! < bestLb) continue
+      const k = cand[c]!
       const hi = fmix32i(ka ^ sa[k]!)
-      const j = hi >>> 20
-      if (j < jmin) continue
-      const w = wn[k]!
-      if (w * INV_E[j]! < bestR * (1 - RATIO_EPS)) continue
       const d = (hi >>> 11) * TWO32 + mixLow(kb, sb[k]!, hi)
       const e = -Math.log((d + 1) * TWO_M53)
-      const r = e === 0 ? Number.POSITIVE_INFINITY : w / e
+      const r = e === 0 ? Number.POSITIVE_INFINITY : wn[k]! / e
       if (r > bestR * (1 + RATIO_EPS) || (r >= bestR * (1 - RATIO_EPS) && this.#beats(k, d, best, bestD))) {
         best = k
         bestR = r
         bestD = d
-        jmin = firstBoundAtLeast(r * (1 - RATIO_EPS))
       }
     }
     return best
