@@ -1,0 +1,285 @@
+// Our cache node against redis-server in the same run: redis-benchmark throughput, then memory for 1M keys.
+// Environment: BENCH_N (requests per redis-benchmark run, default 200000), BENCH_ROUNDS (alternating rounds per
+// pipeline depth, best kept, default 3), BENCH_KEYS (keys for the memory comparison, default 1000000).
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { promisify } from 'node:util'
+import { encodeCommand } from '../src/resp/encoder.js'
+
+const run = promisify(execFile)
+const N = Number(process.env.BENCH_N ?? 200_000)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000)
+const MAXMEMORY = '1gb'
+const POLICY = 'allkeys-lru'
+const CLI = 'dist/cli/main.js'
+
+for (const tool of ['redis-server', 'redis-benchmark']) {
+  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+    console.log(`${tool} is not installed (apt-get install redis-server redis-tools): skipping node-vs-redis`)
+    process.exit(process.env.CI === 'true' ? 1 : 0)
+  }
+}
+if (!existsSync(CLI)) {
+  console.log(`${CLI} is missing: run \`npm run build\` first (npm run bench does)`)
+  process.exit(1)
+}
+
+interface Server {
+  name: string
+  port: number
+  child: ChildProcess
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address()
+      s.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+async function waitReady(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port }, () => {
+        s.end(encodeCommand(['PING']))
+        s.once('data', () => resolve(true))
+      })
+      s.on('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`nothing answers on port ${port}`)
+}
+
+async function startOurs(): Promise<Server> {
+  const port = await freePort()
+  const child = spawn(
+    process.execPath,
+    [CLI, 'node', '--port', String(port), '--maxmemory', MAXMEMORY, '--maxmemory-policy', POLICY],
+    { stdio: 'ignore' },
+  )
+  await waitReady(port)
+  return { name: 'rendezvous', port, child }
+}
+
+async function startRedis(): Promise<Server> {
+  const port = await freePort()
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory',
+      MAXMEMORY,
+      '--maxmemory-policy',
+      POLICY,
+    ],
+    { stdio: 'ignore' },
+  )
+  await waitReady(port)
+  return { name: 'redis-server', port, child }
+}
+
+async function stop(s: Server): Promise<void> {
+  if (s.child.exitCode !== null) return
+  const exited = new Promise((r) => s.child.once('exit', r))
+  s.child.kill('SIGTERM')
+  await exited
+}
+
+/** CPU time (user + system) a process has used so far, in microseconds. */
+function cpuMicros(pid: number): number {
+  // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name, in clock ticks (100 per second).
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+interface Result {
+  /** Requests per second by test name (SET, GET). */
+  rps: Record<string, number>
+  /** Server CPU microseconds per request over the whole run (both tests). */
+  cpuPerRequest: number
+}
+
+/** Runs redis-benchmark against `server`, measuring the server's CPU time meanwhile. */
+async function benchmark(server: Server, pipeline: number): Promise<Result> {
+  const args = [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(server.port),
+    '-c',
+    '50',
+    '-n',
+    String(N),
+    '-r',
+    '100000',
+    '-d',
+    '64',
+  ]
+  const cpu0 = cpuMicros(server.child.pid!)
+  const { stdout } = await run(
+    'redis-benchmark',
+    [...args, '-t', 'get,set', '-P', String(pipeline), '--csv'],
+    {
+      maxBuffer: 1 << 24,
+    },
+  )
+  const cpu = cpuMicros(server.child.pid!) - cpu0
+  const rps: Record<string, number> = {}
+  for (const line of stdout.split('\n')) {
+    const m = /^"([A-Z]+)","([\d.]+)"/.exec(line)
+    if (m) rps[m[1]!] = Number(m[2])
+  }
+  return { rps, cpuPerRequest: cpu / (2 * N) }
+}
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(m?.[1] ?? Number.NaN)
+}
+
+/** Loads KEYS distinct keys (`key:000000000042`, 64-byte values) with a pipelined loader; returns DBSIZE. */
+async function load(port: number): Promise<number> {
+  const socket = connect({ host: '127.0.0.1', port })
+  await new Promise((r) => socket.once('connect', r))
+  const value = 'x'.repeat(64)
+  const BATCH = 1000
+  let pendingReplies = 0
+  let received = ''
+  let wake: (() => void) | null = null
+  socket.on('data', (d: Buffer) => {
+    received += d.toString('latin1')
+    // Replies are `+OK\r\n` (or a final `:<n>\r\n`): count line ends.
+    let idx = received.lastIndexOf('\n')
+    if (idx === -1) return
+    const done = received.slice(0, idx + 1).split('\n').length - 1
+    received = received.slice(idx + 1)
+    idx = 0
+    pendingReplies -= done
+    if (pendingReplies <= 0 && wake) wake()
+  })
+  for (let i = 0; i < KEYS; i += BATCH) {
+    const parts: Buffer[] = []
+    for (let j = i; j < Math.min(KEYS, i + BATCH); j++) {
+      parts.push(encodeCommand(['SET', `key:${String(j).padStart(12, '0')}`, value]))
+    }
+    pendingReplies += parts.length
+    const done = new Promise<void>((r) => {
+      wake = r
+    })
+    socket.write(Buffer.concat(parts))
+    await done
+  }
+  let dbsize = ''
+  socket.removeAllListeners('data')
+  socket.write(encodeCommand(['DBSIZE']))
+  await new Promise<void>((r) =>
+    socket.on('data', (d: Buffer) => {
+      dbsize += d.toString()
+      if (dbsize.endsWith('\r\n')) r()
+    }),
+  )
+  socket.destroy()
+  return Number(dbsize.slice(1))
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US').padStart(10)
+const ratio = (a: number, b: number) => (a / b).toFixed(2).padStart(6)
+
+async function main(): Promise<void> {
+  console.log(
+    `redis-benchmark -c 50 -n ${N} -r 100000 -d 64 -t get,set -P {1,16}; maxmemory ${MAXMEMORY} ${POLICY}`,
+  )
+  console.log(
+    `${ROUNDS} alternating rounds per depth, best req/s kept; cpu = server CPU time per request (median)`,
+  )
+  const redis = await startRedis()
+  const ours = await startOurs()
+  const rows: Array<{ name: string; ours: number; redis: number; oursCpu: number; redisCpu: number }> = []
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
+  try {
+    // A warm-up run, so that the JIT and the keyspace's first 100,000 keys are not measured.
+    await benchmark(ours, 16)
+    await benchmark(redis, 16)
+    for (const pipeline of [1, 16]) {
+      const results: { ours: Result[]; redis: Result[] } = { ours: [], redis: [] }
+      for (let round = 0; round < ROUNDS; round++) {
+        // Alternate who goes first so that a noisy neighbour on the machine hurts both alike.
+        const order = round % 2 === 0 ? (['redis', 'ours'] as const) : (['ours', 'redis'] as const)
+        for (const who of order) results[who].push(await benchmark(who === 'ours' ? ours : redis, pipeline))
+      }
+      for (const t of ['SET', 'GET']) {
+        rows.push({
+          name: `${t} -P ${pipeline}`,
+          ours: Math.max(...results.ours.map((r) => r.rps[t] ?? 0)),
+          redis: Math.max(...results.redis.map((r) => r.rps[t] ?? 0)),
+          oursCpu: median(results.ours.map((r) => r.cpuPerRequest)),
+          redisCpu: median(results.redis.map((r) => r.cpuPerRequest)),
+        })
+      }
+    }
+  } finally {
+    await stop(redis)
+    await stop(ours)
+  }
+  console.log(
+    '\n| test      | rendezvous req/s | redis-server req/s | ours/redis | target      | cpu us/req ours, redis |',
+  )
+  console.log(
+    '|-----------|------------------|--------------------|------------|-------------|------------------------|',
+  )
+  for (const r of rows) {
+    const target = r.name.endsWith('-P 1') ? 0.9 : 0.6
+    const verdict = r.ours / r.redis >= target ? 'met   ' : 'MISSED'
+    const cpu = `${r.oursCpu.toFixed(1)}, ${r.redisCpu.toFixed(1)}`.padEnd(22)
+    console.log(
+      `| ${r.name.padEnd(9)} | ${fmt(r.ours)}       | ${fmt(r.redis)}         | ${ratio(r.ours, r.redis)}     | ${target}x ${verdict} | ${cpu} |`,
+    )
+  }
+
+  console.log(
+    `\nmemory: ${KEYS.toLocaleString('en-US')} keys, 64-byte values, VmRSS after loading minus VmRSS at start`,
+  )
+  const mem: Array<[string, number, number]> = []
+  for (const start of [startRedis, startOurs]) {
+    const s = await start()
+    try {
+      await new Promise((r) => setTimeout(r, 300))
+      const before = rssKb(s.child.pid!)
+      const dbsize = await load(s.port)
+      await new Promise((r) => setTimeout(r, 1000))
+      const after = rssKb(s.child.pid!)
+      if (dbsize !== KEYS) console.log(`  warning: ${s.name} holds ${dbsize} keys, expected ${KEYS}`)
+      mem.push([s.name, before, after])
+    } finally {
+      await stop(s)
+    }
+  }
+  for (const [name, before, after] of mem) {
+    const mb = (after - before) / 1024
+    console.log(
+      `  ${name.padEnd(13)} baseline ${(before / 1024).toFixed(1)} MB, after ${(after / 1024).toFixed(1)} MB, data ${mb.toFixed(1)} MB (${((mb * 1024 * 1024) / KEYS).toFixed(0)} B/key)`,
+    )
+  }
+  const [r, o] = mem
+  const memRatio = (o![2] - o![1]) / (r![2] - r![1])
+  console.log(`  ours/redis: ${memRatio.toFixed(2)}x (target <= 2x: ${memRatio <= 2 ? 'met' : 'MISSED'})`)
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exit(1)
+})

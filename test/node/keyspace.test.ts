@@ -1,0 +1,214 @@
+// Keyspace: byte accounting, maxmemory eviction and OOM, lazy and active expiry, SCAN completeness, INFO text.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import fc from 'fast-check'
+import {
+  bytesToHuman,
+  ENTRY_OVERHEAD,
+  entryBytes,
+  Hash,
+  KEEP_TTL,
+  Keyspace,
+  stringBytes,
+} from '../../src/node/keyspace.js'
+import { err, harness, OK } from './data-harness.js'
+
+const OOM = err("OOM command not allowed when used memory > 'maxmemory'.")
+
+describe('Keyspace', () => {
+  test('accounts key, value and overhead, and gives it all back on delete', () => {
+    const ks = new Keyspace()
+    ks.set('k', 'v'.repeat(64))
+    assert.equal(ks.usedMemory, ENTRY_OVERHEAD + stringBytes('k') + stringBytes('v'.repeat(64)))
+    ks.set('k', Buffer.alloc(5000))
+    assert.equal(ks.usedMemory, entryBytes('k', Buffer.alloc(5000)))
+    const h = new Hash()
+    ks.hashSet('h', h, 'f', 'x')
+    assert.equal(ks.usedMemory, entryBytes('k', Buffer.alloc(5000)) + entryBytes('h', h))
+    ks.delete('k')
+    ks.hashDelete('h', h, 'f')
+    assert.equal(ks.usedMemory, 0)
+    assert.equal(ks.size, 0)
+  })
+
+  test('allkeys-lru: writing 10x maxmemory stays under it, counts evictions, evicts least recently used', () => {
+    const maxmemory = 64 * 1024
+    const { ks, run } = harness({ maxmemory, maxmemoryPolicy: 'allkeys-lru' })
+    run('SET', 'hot', 'v')
+    const value = 'x'.repeat(100)
+    let written = 0
+    let sets = 1
+    for (let i = 0; written < 10 * maxmemory; i++, sets++) {
+      run('SET', `key:${i}`, value)
+      written += entryBytes(`key:${i}`, value)
+      if (i % 10 === 0) assert.equal(run('GET', 'hot'), 'v', 'a key in use is never the LRU one')
+      assert.ok(ks.usedMemory <= maxmemory, `used ${ks.usedMemory} > ${maxmemory}`)
+    }
+    assert.ok(ks.stats.evictedKeys > 0)
+    assert.equal(ks.size + ks.stats.evictedKeys, sets, 'every key written is either present or evicted')
+    assert.equal(run('GET', 'key:0'), null, 'the oldest key went first')
+    assert.match(ks.infoSections(), new RegExp(`evicted_keys:${ks.stats.evictedKeys}\r\n`))
+  })
+
+  test('noeviction: denyoom commands answer OOM over the limit, others still work', () => {
+    const { ks, run } = harness({ maxmemory: 4096, maxmemoryPolicy: 'noeviction' })
+    let i = 0
+    while (!ks.overLimit()) run('SET', `k${i++}`, 'x'.repeat(100))
+    assert.deepEqual(run('SET', 'one', 'more'), OOM)
+    assert.deepEqual(run('HSET', 'h', 'f', 'v'), OOM)
+    assert.deepEqual(run('INCR', 'n'), OOM)
+    assert.equal(run('GET', 'k0'), 'x'.repeat(100))
+    assert.equal(run('DEL', 'k0', 'k1', 'k2'), 3, 'deletes are allowed and make room')
+    assert.deepEqual(run('SET', 'one', 'more'), OK)
+    assert.equal(ks.stats.evictedKeys, 0)
+  })
+
+  test('lowering maxmemory at run time evicts at once under allkeys-lru', () => {
+    const ks = new Keyspace({ maxmemoryPolicy: 'allkeys-lru' })
+    for (let i = 0; i < 100; i++) ks.set(`k${i}`, 'v')
+    ks.maxmemory = 10 * entryBytes('k10', 'v')
+    assert.ok(ks.usedMemory <= ks.maxmemory)
+    assert.ok(ks.size >= 9 && ks.size <= 10)
+  })
+
+  test('rejects bad options with TypeError', () => {
+    assert.throws(() => new Keyspace({ maxmemory: -1 }), TypeError)
+    assert.throws(() => new Keyspace({ maxmemoryPolicy: 'volatile-lru' as never }), TypeError)
+    assert.throws(() => new Keyspace({ hz: 0 }), TypeError)
+  })
+
+  test('expired keys are never returned and count as expired', () => {
+    const { ks, clock } = harness()
+    ks.set('a', 'v', clock.now + 10)
+    ks.set('b', 'v', clock.now + 10)
+    clock.now += 11
+    assert.equal(ks.read('a'), undefined)
+    assert.equal(ks.has('b'), false)
+    assert.equal(ks.stats.expiredKeys, 2)
+    assert.equal(ks.size, 0)
+    assert.equal(ks.stats.misses, 1)
+  })
+
+  test('KEEP_TTL keeps a TTL and drops one that has passed', () => {
+    const { ks, clock } = harness()
+    ks.set('a', 'v', clock.now + 10)
+    ks.set('a', 'w', KEEP_TTL)
+    assert.equal(ks.expireAt('a'), clock.now + 10)
+    clock.now += 11
+    ks.set('a', 'x', KEEP_TTL)
+    assert.equal(ks.expireAt('a'), 0)
+    assert.equal(ks.read('a'), 'x')
+  })
+
+  test('active expiry reclaims keys nobody reads', () => {
+    const { ks, clock } = harness()
+    for (let i = 0; i < 1000; i++) ks.set(`t${i}`, 'v', clock.now + 100)
+    for (let i = 0; i < 100; i++) ks.set(`p${i}`, 'v')
+    clock.now += 101
+    let cycles = 0
+    while (ks.volatileCount > 0 && cycles < 1000) {
+      ks.activeExpireCycle()
+      cycles++
+    }
+    assert.equal(ks.volatileCount, 0)
+    assert.equal(ks.size, 100)
+    assert.equal(ks.stats.expiredKeys, 1000)
+    let live = 0
+    for (let i = 0; i < 100; i++) live += entryBytes(`p${i}`, 'v')
+    assert.equal(ks.usedMemory, live)
+  })
+
+  test('an active cycle stops once few sampled keys have expired, leaving live ones', () => {
+    const { ks, clock } = harness()
+    for (let i = 0; i < 200; i++) ks.set(`k${i}`, 'v', clock.now + (i < 10 ? 1 : 1_000_000))
+    clock.now += 2
+    ks.activeExpireCycle()
+    assert.ok(ks.size >= 190)
+    assert.match(ks.infoKeyspace(), /^# Keyspace\r\ndb0:keys=\d+,expires=\d+,avg_ttl=\d+\r\n$/)
+  })
+
+  test('start() runs cycles on an unref-ed timer and stop() ends them', async () => {
+    const { ks, clock } = harness({ hz: 100 })
+    ks.set('k', 'v', clock.now + 1)
+    clock.now += 2
+    ks.start()
+    const deadline = Date.now() + 5000
+    while (ks.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    ks.stop()
+    assert.equal(ks.size, 0)
+    assert.ok(ks.stats.activeExpireCycles > 0)
+  })
+
+  test('SCAN returns every key present for the whole scan, whatever is added or deleted meanwhile', () => {
+    // Model: keys 0..n-1 exist at the start; between SCAN calls random keys are deleted, re-added or
+    // created. Every key never deleted during the scan must be returned at least once.
+    const op = fc.record({
+      kind: fc.constantFrom('del', 'add', 'set'),
+      key: fc.nat(300),
+    })
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.array(op, { maxLength: 8 }), { maxLength: 60 }),
+        (n, count, batches) => {
+          const ks = new Keyspace()
+          for (let i = 0; i < n; i++) ks.set(`k${i}`, 'v')
+          const touched = new Set<string>()
+          const seen = new Set<string>()
+          let cursor = 0
+          let step = 0
+          do {
+            cursor = ks.scan(cursor, count, (key) => seen.add(key))
+            // Modifications stop after the last batch, so the scan ends even while keys are being added.
+            for (const o of batches[step++] ?? []) {
+              const key = `k${o.key}`
+              if (o.kind === 'del') {
+                ks.delete(key)
+                touched.add(key)
+              } else if (o.kind === 'add') ks.set(`new${o.key}-${step}`, 'v')
+              else if (ks.has(key)) ks.set(key, 'w', KEEP_TTL)
+              else touched.add(key)
+            }
+          } while (cursor !== 0)
+          for (let i = 0; i < n; i++) {
+            const key = `k${i}`
+            if (!touched.has(key)) assert.ok(seen.has(key), `${key} missed`)
+          }
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+})
+
+describe('INFO sections', () => {
+  test('are in Redis format with \\r\\n lines', () => {
+    const { ks, run } = harness({ maxmemory: 1024 * 1024, maxmemoryPolicy: 'allkeys-lru' })
+    run('SET', 'a', '1')
+    run('SET', 'b', '2', 'EX', '100')
+    run('GET', 'a')
+    run('GET', 'zz')
+    const text = ks.infoSections([['total_commands_processed', 7]])
+    const sections = text.split('\r\n\r\n')
+    assert.equal(sections.length, 3)
+    assert.match(sections[0]!, /^# Memory\r\nused_memory:\d+\r\nused_memory_human:[\d.]+[BKMG]\r\n/)
+    assert.match(
+      sections[0]!,
+      /\r\nmaxmemory:1048576\r\nmaxmemory_human:1.00M\r\nmaxmemory_policy:allkeys-lru$/,
+    )
+    assert.match(sections[1]!, /^# Stats\r\ntotal_commands_processed:7\r\nexpired_keys:0\r\n/)
+    assert.match(sections[1]!, /\r\nevicted_keys:0\r\nkeyspace_hits:1\r\nkeyspace_misses:1$/)
+    assert.equal(sections[2], '# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\n')
+    run('FLUSHALL')
+    assert.equal(ks.infoKeyspace(), '# Keyspace\r\n')
+  })
+
+  test('bytesToHuman follows Redis', () => {
+    assert.equal(bytesToHuman(0), '0B')
+    assert.equal(bytesToHuman(1023), '1023B')
+    assert.equal(bytesToHuman(1536), '1.50K')
+    assert.equal(bytesToHuman(256 * 1024 * 1024), '256.00M')
+    assert.equal(bytesToHuman(3 * 1024 ** 3), '3.00G')
+  })
+})
