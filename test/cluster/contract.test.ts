@@ -1,0 +1,294 @@
+// One Backend contract suite run against every backend: memory, our node, and real redis-server processes.
+import assert from 'node:assert/strict'
+import { after, before, beforeEach, describe, test } from 'node:test'
+import type { Backend } from '../../src/cluster/backend.js'
+import { encode, Kind } from '../../src/cluster/envelope.js'
+import { MemoryBackend } from '../../src/cluster/memory.js'
+import { RespBackend } from '../../src/cluster/resp.js'
+import { createNode } from '../../src/node/index.js'
+import { haveRedis, type ServerProcess, sleep, startRedis } from './servers.js'
+
+interface Harness {
+  backend: Backend
+  /** Lets `ms` milliseconds pass for TTLs (a fake clock where there is one, a real wait elsewhere). */
+  advance(ms: number): Promise<void>
+  /** A second backend for the same server with a fresh connection, to observe effects independently. */
+  reopen(): Backend
+  stop(): Promise<void>
+}
+
+type Make = () => Promise<Harness>
+
+function memory(): Make {
+  return async () => {
+    let now = 1_000_000
+    const backend = new MemoryBackend('mem', { clock: () => now })
+    return {
+      backend,
+      advance: async (ms) => {
+        now += ms
+      },
+      reopen: () => backend,
+      stop: () => backend.close(),
+    }
+  }
+}
+
+function ourNode(): Make {
+  return async () => {
+    const node = createNode({ port: 0 })
+    const { port } = await node.listen()
+    const backend = new RespBackend({ id: 'node', port })
+    const extra: Backend[] = []
+    return {
+      backend,
+      advance: (ms) => sleep(ms),
+      reopen: () => {
+        const b = new RespBackend({ id: 'node2', port })
+        extra.push(b)
+        return b
+      },
+      stop: async () => {
+        await Promise.all([backend, ...extra].map((b) => b.close()))
+        await node.close()
+      },
+    }
+  }
+}
+
+function redis(password?: string): Make {
+  return async () => {
+    const srv: ServerProcess = await startRedis(
+      undefined,
+      password === undefined ? [] : ['--requirepass', password],
+    )
+    const backend = new RespBackend({ id: 'redis', port: srv.port, password: password ?? null })
+    const extra: Backend[] = []
+    return {
+      backend,
+      advance: (ms) => sleep(ms),
+      reopen: () => {
+        const b = new RespBackend({ id: 'redis2', port: srv.port, password: password ?? null })
+        extra.push(b)
+        return b
+      },
+      stop: async () => {
+        await Promise.all([backend, ...extra].map((b) => b.close()))
+        await srv.kill()
+      },
+    }
+  }
+}
+
+const backends: [string, Make][] = [
+  ['MemoryBackend', memory()],
+  ['RespBackend on our node', ourNode()],
+]
+if (haveRedis()) {
+  backends.push(['RespBackend on redis-server', redis()])
+  backends.push(['RespBackend on redis-server with requirepass', redis('s3cret')])
+} else {
+  test('RespBackend on redis-server', {
+    skip: 'redis-server not installed (CI=true makes this fail)',
+  }, () => {})
+}
+
+const b = (s: string) => Buffer.from(s)
+
+for (const [name, make] of backends) {
+  describe(`Backend contract: ${name}`, () => {
+    let h: Harness
+    let be: Backend
+    before(async () => {
+      h = await make()
+      be = h.backend
+    })
+    after(() => h.stop())
+    beforeEach(() => be.flush())
+
+    test('get of a missing key is null; set then get returns the same bytes', async () => {
+      assert.equal(await be.get('nope'), null)
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
+      assert.equal(await be.set('bin', bytes), true)
+      assert.deepEqual(await be.get('bin'), bytes)
+      assert.equal(await be.set('k', b('v1')), true)
+      assert.equal(await be.set('k', b('v2')), true)
+      assert.deepEqual(await be.get('k'), b('v2'))
+      assert.equal(await be.set('empty', Buffer.alloc(0)), true)
+      assert.deepEqual(await be.get('empty'), Buffer.alloc(0))
+    })
+
+    test('set with nx writes only a missing key', async () => {
+      assert.equal(await be.set('n', b('1'), { nx: true }), true)
+      assert.equal(await be.set('n', b('2'), { nx: true }), false)
+      assert.deepEqual(await be.get('n'), b('1'))
+    })
+
+    test('keys are unicode-safe', async () => {
+      await be.set('ключ:🔑', b('x'))
+      assert.deepEqual(await be.get('ключ:🔑'), b('x'))
+      assert.equal(await be.exists(['ключ:🔑']), 1)
+    })
+
+    test('ttl: pttl reports it, the key expires, and -1/-2 mean no ttl/missing', async () => {
+      await be.set('t', b('v'), { ttlMs: 10_000 })
+      const left = await be.pttl('t')
+      assert.ok(left > 0 && left <= 10_000, `pttl ${left}`)
+      await be.set('p', b('v'))
+      assert.equal(await be.pttl('p'), -1)
+      assert.equal(await be.pttl('missing'), -2)
+      await be.set('short', b('v'), { ttlMs: 30 })
+      await h.advance(120)
+      assert.equal(await be.get('short'), null)
+      assert.equal(await be.pttl('short'), -2)
+      assert.equal(await be.exists(['short']), 0)
+    })
+
+    test('mget returns values in the order asked, null for misses', async () => {
+      await be.set('a', b('1'))
+      await be.set('c', b('3'))
+      assert.deepEqual(await be.mget(['c', 'b', 'a', 'c']), [b('3'), null, b('1'), b('3')])
+      assert.deepEqual(await be.mget([]), [])
+    })
+
+    test('mset writes every entry, with per-entry ttl and nx', async () => {
+      await be.mset([
+        ['x', b('1')],
+        ['y', b('2')],
+      ])
+      assert.deepEqual(await be.mget(['x', 'y']), [b('1'), b('2')])
+      await be.mset([
+        ['x', b('10'), { nx: true }],
+        ['z', b('3'), { ttlMs: 10_000 }],
+        ['w', b('4')],
+      ])
+      assert.deepEqual(await be.mget(['x', 'z', 'w']), [b('1'), b('3'), b('4')])
+      const left = await be.pttl('z')
+      assert.ok(left > 0 && left <= 10_000)
+      await be.mset([])
+    })
+
+    test('del counts removed keys; exists counts present keys (repeats count)', async () => {
+      await be.mset([
+        ['a', b('1')],
+        ['b', b('2')],
+      ])
+      assert.equal(await be.exists(['a', 'b', 'c', 'a']), 3)
+      assert.equal(await be.del(['a', 'c']), 1)
+      assert.equal(await be.get('a'), null)
+      assert.equal(await be.del([]), 0)
+      assert.equal(await be.exists([]), 0)
+    })
+
+    test('incrBy creates, adds, keeps the ttl, and rejects non-integers', async () => {
+      assert.equal(await be.incrBy('n', 5), 5)
+      assert.equal(await be.incrBy('n', -7), -2)
+      assert.deepEqual(await be.get('n'), b('-2'))
+      await be.set('t', b('10'), { ttlMs: 10_000 })
+      assert.equal(await be.incrBy('t', 1), 11)
+      assert.ok((await be.pttl('t')) > 0)
+      await be.set('s', b('abc'))
+      await assert.rejects(be.incrBy('s', 1))
+      await be.set('f', b('1.5'))
+      await assert.rejects(be.incrBy('f', 1))
+    })
+
+    test('pexpire sets a ttl on an existing key only', async () => {
+      assert.equal(await be.pexpire('missing', 1000), false)
+      await be.set('k', b('v'))
+      assert.equal(await be.pexpire('k', 10_000), true)
+      const left = await be.pttl('k')
+      assert.ok(left > 0 && left <= 10_000)
+      await be.pexpire('k', 20)
+      await h.advance(100)
+      assert.equal(await be.get('k'), null)
+    })
+
+    test('scan visits every key exactly once', async () => {
+      const keys = Array.from({ length: 230 }, (_, i) => `scan:${i}`)
+      await be.mset(keys.map((k) => [k, b(k)] as const))
+      const seen: string[] = []
+      let cursor = '0'
+      let steps = 0
+      do {
+        const [next, batch] = await be.scan(cursor, 50)
+        seen.push(...batch)
+        cursor = next
+        assert.ok(++steps < 1000, 'scan does not terminate')
+      } while (cursor !== '0')
+      assert.deepEqual([...new Set(seen)].sort(), [...keys].sort())
+    })
+
+    test('dump returns bytes and remaining ttl, null for missing keys; dbsize counts keys', async () => {
+      assert.ok(be.dump !== undefined && be.restore !== undefined && be.dbsize !== undefined)
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
+      await be.set('d1', bytes)
+      await be.set('d2', b('v'), { ttlMs: 10_000 })
+      const [d1, missing, d2] = await be.dump(['d1', 'nope', 'd2'])
+      assert.deepEqual(d1, { key: 'd1', value: bytes, ttlMs: 0 })
+      assert.equal(missing, null)
+      assert.ok(d2 !== null && d2 !== undefined && d2.ttlMs > 0 && d2.ttlMs <= 10_000, `ttl ${d2?.ttlMs}`)
+      assert.deepEqual(await be.dump([]), [])
+      assert.equal(await be.dbsize(), 2)
+    })
+
+    test('restore writes only over older versions (write-if-newer) and keeps the ttl', async () => {
+      assert.ok(be.restore !== undefined)
+      const v = (ms: number, counter: number, text: string) =>
+        encode(Kind.Value, { ms, counter }, Buffer.from(text))
+      await be.set('old', v(1000, 0, 'a'))
+      await be.set('new', v(3000, 0, 'c'))
+      await be.set('plain', b('plain value, version 0'))
+      await be.set('same', v(2000, 5, 'same'))
+      const wrote = await be.restore([
+        { key: 'old', value: v(2000, 0, 'b'), ttlMs: 10_000 },
+        { key: 'new', value: v(2000, 0, 'b'), ttlMs: 0 },
+        { key: 'plain', value: v(1, 0, 'x'), ttlMs: 0 },
+        { key: 'same', value: v(2000, 5, 'same'), ttlMs: 0 },
+        { key: 'counter', value: v(2000, 1, 'n'), ttlMs: 0 },
+        { key: 'absent', value: v(5, 0, 'z'), ttlMs: 0 },
+      ])
+      assert.deepEqual(wrote, [true, false, true, false, true, true])
+      assert.deepEqual(await be.get('old'), v(2000, 0, 'b'))
+      const left = await be.pttl('old')
+      assert.ok(left > 0 && left <= 10_000)
+      assert.deepEqual(await be.get('new'), v(3000, 0, 'c'))
+      assert.deepEqual(await be.get('plain'), v(1, 0, 'x'))
+      await be.set('counter', v(2000, 2, 'm'))
+      assert.deepEqual(await be.restore([{ key: 'counter', value: v(2000, 1, 'n'), ttlMs: 0 }]), [false])
+      // Equal versions, different bytes: the larger bytes win on every backend (compareStored's order).
+      await be.set('tie', v(7, 0, 'b'))
+      assert.deepEqual(await be.restore([{ key: 'tie', value: v(7, 0, 'a'), ttlMs: 0 }]), [false])
+      assert.deepEqual(await be.restore([{ key: 'tie', value: v(7, 0, 'c'), ttlMs: 0 }]), [true])
+      assert.deepEqual(await be.restore([]), [])
+    })
+
+    test('flush removes every key; ping answers', async () => {
+      await be.mset([
+        ['a', b('1')],
+        ['b', b('2')],
+      ])
+      await be.flush()
+      assert.equal(await be.exists(['a', 'b']), 0)
+      await be.ping()
+    })
+
+    test('writes are visible through another connection', async () => {
+      const other = h.reopen()
+      await be.set('shared', b('v'))
+      assert.deepEqual(await other.get('shared'), b('v'))
+    })
+
+    test('after close, calls reject', async () => {
+      const other = h.reopen()
+      await other.ping()
+      await other.close()
+      if (other !== be) await assert.rejects(other.get('x'))
+      else {
+        await assert.rejects(be.get('x'))
+        h = await make() // the memory harness shares one backend: make a fresh one for later tests
+        be = h.backend
+      }
+    })
+  })
+}
