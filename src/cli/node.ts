@@ -2,6 +2,7 @@
 import type { Command } from 'commander'
 import { createNode } from '../node/index.js'
 import type { MaxmemoryPolicy, NodeOptions } from '../node/options.js'
+import { closeOnSignals } from './signals.js'
 
 /** Raw option values as commander hands them over (strings until validated here). */
 interface RawNodeOptions {
@@ -84,23 +85,6 @@ export function registerNodeCommand(program: Command): void {
       const options = nodeOptionsFromCli(raw)
       const node = createNode({ ...options, log: (line) => console.log(line) })
       await node.listen()
-      let stopping = false
-      const stop = (signal: string) => {
-        if (stopping) {
-          console.log(`${signal} again: exiting now`)
-          process.exit(1)
-        }
-        stopping = true
-        console.log(`${signal}: shutting down (finishing replies, closing connections)`)
-        node.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            console.error(`rendezvous: shutdown failed: ${err instanceof Error ? err.message : String(err)}`)
-            process.exit(1)
-          },
-        )
-      }
-      process.on('SIGINT', () => stop('SIGINT'))
-      process.on('SIGTERM', () => stop('SIGTERM'))
+      closeOnSignals(() => node.close())
     })
 }
