@@ -1,4 +1,5 @@
 // The one small interface every cache server sits behind: our node, Redis/Valkey, or process memory.
+import { compareStored } from './envelope.js'
 
 /** Options of a write. */
 export interface SetOptions {
@@ -58,4 +59,56 @@ export interface Backend {
   ping(): Promise<void>
   /** Closes connections; pending calls reject. */
   close(): Promise<void>
+  /**
+   * Migration: the stored bytes and remaining TTL of each key in one round trip (null for a missing key, or
+   * one that holds another type). Optional: without it the cluster uses {@link dumpWith}.
+   */
+  dump?(keys: readonly string[]): Promise<(Entry | null)[]>
+  /**
+   * Migration: writes each entry unless its key holds bytes that are newer or equal by
+   * {@link compareStored} (version, then bytes), atomically per key, so a write made during a move is never
+   * overwritten by an older copy. Per entry, true when written. Optional: without it the cluster uses
+   * {@link restoreWith}, which is not atomic.
+   */
+  restore?(entries: readonly Entry[]): Promise<boolean[]>
+  /** Number of keys on the server (DBSIZE), for migration progress estimates. Optional. */
+  dbsize?(): Promise<number>
+}
+
+/** A stored value as migration moves it: the bytes and the remaining TTL. */
+export interface Entry {
+  readonly key: string
+  readonly value: Buffer
+  /** Remaining time to live in ms; 0 for none. */
+  readonly ttlMs: number
+}
+
+/** {@link Backend.dump} with plain commands: one MGET and one PTTL per key (pipelined by RESP backends). */
+export async function dumpWith(b: Backend, keys: readonly string[]): Promise<(Entry | null)[]> {
+  if (keys.length === 0) return []
+  const [values, ttls] = await Promise.all([b.mget(keys), Promise.all(keys.map((k) => b.pttl(k)))])
+  return keys.map((key, i) => {
+    const value = values[i] ?? null
+    const ttl = ttls[i]!
+    // -2: expired between the two reads; a TTL of 0 would mean "none" on restore, so keep at least 1 ms.
+    if (value === null || ttl === -2) return null
+    return { key, value, ttlMs: ttl < 0 ? 0 : Math.max(1, ttl) }
+  })
+}
+
+/**
+ * {@link Backend.restore} with plain commands: GET, compare, SET. Not atomic: a write landing between the GET
+ * and the SET can be overwritten by the copy. Backends that can compare on the server should implement
+ * `restore` instead.
+ */
+export async function restoreWith(b: Backend, entries: readonly Entry[]): Promise<boolean[]> {
+  if (entries.length === 0) return []
+  const current = await b.mget(entries.map((e) => e.key))
+  return Promise.all(
+    entries.map(async (e, i) => {
+      const cur = current[i] ?? null
+      if (cur !== null && compareStored(e.value, cur) <= 0) return false
+      return b.set(e.key, e.value, e.ttlMs > 0 ? { ttlMs: e.ttlMs } : undefined)
+    }),
+  )
 }

@@ -1,16 +1,29 @@
 // The cluster client: rendezvous routing over live servers, failover, fencing, read-through cache, replicas.
 import dc from 'node:diagnostics_channel'
 import { RendezvousError } from '../errors.js'
-import { Rendezvous } from '../placement/rendezvous.js'
-import { type Backend, isReplyError } from './backend.js'
+import { Rendezvous, unknownServer } from '../placement/rendezvous.js'
+import { normalizeServer } from '../placement/server.js'
+import { type Backend, dumpWith, isReplyError } from './backend.js'
 import { compareStored, decode, encode, HybridClock, hasHeader, Kind } from './envelope.js'
 import { allDown, ClusterError, type KeyFailure, timeoutError } from './errors.js'
 import { Limiter } from './limiter.js'
 import {
+  type Migration,
+  type MigrationHost,
+  type MigrationOptions,
+  type MigrationReason,
+  type MigrationStats,
+  Migrator,
+} from './migration.js'
+import {
   type ClusterOptions,
+  checkBatch,
+  checkRate,
   type ResolvedOptions,
   type ResolvedServer,
   resolveOptions,
+  resolveServer,
+  type ServerConfig,
   type Value,
 } from './options.js'
 import { RespBackend } from './resp.js'
@@ -85,6 +98,8 @@ export interface ClusterStats {
   readonly repairs: number
   /** Cache mode: servers flushed before re-entering. */
   readonly fenced: number
+  /** Membership changes, re-replication and warm-ups: see {@link Migration}. */
+  readonly migration: MigrationStats
 }
 
 /** Options of a write. */
@@ -107,7 +122,7 @@ interface Mutable {
 
 /** One server's backend and health. */
 class ServerState {
-  readonly config: ResolvedServer
+  config: ResolvedServer
   readonly backend: Backend
   failures = 0
   down = false
@@ -127,6 +142,14 @@ class ServerState {
     this.config = config
     this.backend = backend
   }
+}
+
+/** A store-mode read: the value (null for none or deleted), the replica it came from, whether any held it. */
+interface StoreAnswer {
+  readonly value: Buffer | null
+  readonly from: ServerState | null
+  /** False when no replica held the key at all (not even a tombstone): a handoff may find it elsewhere. */
+  readonly found: boolean
 }
 
 /** A reply per replica: the stored bytes, null for none, or the error of that replica. */
@@ -200,7 +223,14 @@ function utf8(b: Buffer | null): string | null {
  */
 export class Cluster {
   readonly #o: ResolvedOptions
+  /** Every server the cluster talks to: members, and removed servers still being drained. */
   readonly #states = new Map<string, ServerState>()
+  /** The configured servers, in order (changed by addServer, removeServer, setWeight). */
+  #members: ResolvedServer[]
+  readonly #factory: (s: ResolvedServer) => Backend
+  readonly #migrator: Migrator
+  /** Store writes in flight: a migration waits for those routed by the placement it replaces. */
+  readonly #writes = new Set<Promise<unknown>>()
   #live: Rendezvous | null
   #epoch = 0
   #closed = false
@@ -234,16 +264,43 @@ export class Cluster {
           password: s.password,
           connectTimeoutMs: s.timeoutMs,
         }))
-    for (const s of this.#o.servers) {
-      const backend = factory(s)
-      if (backend === null || typeof backend !== 'object' || typeof backend.get !== 'function') {
-        throw new TypeError(`Cluster: option backendFactory returned no Backend for server "${s.id}"`)
-      }
-      this.#states.set(s.id, new ServerState(s, backend))
-    }
-    this.#live = new Rendezvous(this.#o.servers)
+    this.#factory = factory
+    this.#members = [...this.#o.servers]
+    for (const s of this.#members) this.#states.set(s.id, this.#makeState(s))
+    this.#live = new Rendezvous(this.#members)
     this.#limiter = new Limiter(this.#o.maxConcurrentLoads)
     this.#hlc = new HybridClock(this.#o.clock)
+    const host: MigrationHost = {
+      mode: this.#o.mode,
+      replicas: this.#o.replicas,
+      route: (key) => this.#route(key),
+      servers: () => [...this.#states.keys()],
+      isUp: (id) => {
+        const st = this.#states.get(id)
+        return st !== undefined && !st.down
+      },
+      call: (id, fn) => {
+        const st = this.#states.get(id)
+        return st === undefined ? Promise.reject(unknownServer(id)) : this.#call(st, fn)
+      },
+      barrier: async () => {
+        await Promise.allSettled([...this.#writes])
+      },
+      drop: (id) => this.#drop(id),
+    }
+    this.#migrator = new Migrator(host, this.#live, {
+      rate: this.#o.migrationRate,
+      batchSize: this.#o.migrationBatchSize,
+      warmUpMs: this.#o.warmUpMs,
+    })
+  }
+
+  #makeState(s: ResolvedServer): ServerState {
+    const backend = this.#factory(s)
+    if (backend === null || typeof backend !== 'object' || typeof backend.get !== 'function') {
+      throw new TypeError(`Cluster: option backendFactory returned no Backend for server "${s.id}"`)
+    }
+    return new ServerState(s, backend)
   }
 
   /** `'cache'` or `'store'`. */
@@ -254,6 +311,16 @@ export class Cluster {
   /** The membership epoch: increases each time a server goes down or comes back. */
   get epoch(): number {
     return this.#epoch
+  }
+
+  /** Ids of the configured servers (live or down, not those being drained), in configuration order. */
+  get servers(): string[] {
+    return this.#members.map((s) => s.id)
+  }
+
+  /** The migration running now (a membership change, a re-replication, a warm-up), or null. */
+  get migration(): Migration | null {
+    return this.#migrator.current
   }
 
   /** Ids of the servers currently live, in configuration order. */
@@ -296,8 +363,26 @@ export class Cluster {
 
   /** Rebuilds the live placement snapshot (an immutable object swapped in, never patched). */
   #rebuild(): void {
-    const live = this.#o.servers.filter((s) => !this.#states.get(s.id)!.down)
+    const live = this.#members.filter((s) => !this.#states.get(s.id)!.down)
     this.#live = live.length === 0 ? null : new Rendezvous(live)
+  }
+
+  /** Store writes go through here: they are tracked so that a migration can wait for them. */
+  #write<T>(s: ServerState, fn: (b: Backend) => Promise<T>): Promise<T> {
+    const p = this.#call(s, fn)
+    this.#writes.add(p)
+    const done = () => this.#writes.delete(p)
+    p.then(done, done)
+    return p
+  }
+
+  /** The live placement changed (member down or up): re-replicate in store mode, when enabled. */
+  #healthChanged(s: ServerState, before: Rendezvous | null, reason: 'down' | 'up'): void {
+    if (this.#o.mode !== 'store' || !this.#members.includes(s.config)) return
+    if (reason === 'down') this.#migrator.distrust(s.config.id)
+    if (this.#o.repairOnFailure && !this.#closed) {
+      this.#migrator.change(before, this.#live, reason, s.config.id)
+    }
   }
 
   /** One call on live traffic, with the hard timeout and health accounting. */
@@ -365,7 +450,9 @@ export class Cluster {
     s.downCount++
     s.probeAttempt = 0
     this.#epoch++
+    const before = this.#live
     this.#rebuild()
+    this.#healthChanged(s, before, 'down')
     if (channels.serverDown.hasSubscribers) {
       channels.serverDown.publish({
         cluster: this,
@@ -428,7 +515,9 @@ export class Cluster {
     s.timeDownMs += this.#o.clock() - s.downSince
     this.#epoch++
     s.epoch = this.#epoch
+    const before = this.#live
     this.#rebuild()
+    this.#healthChanged(s, before, 'up')
     if (channels.serverUp.hasSubscribers) {
       channels.serverUp.publish({ cluster: this, id: s.config.id, epoch: this.#epoch } satisfies ServerEvent)
     }
@@ -449,6 +538,29 @@ export class Cluster {
       }
     })
     return { groups, orphans }
+  }
+
+  // ---- raw routing (for the proxy; added by the proxy's issue, keep small) ------------------------------------
+
+  /**
+   * Runs `fn` on the backend of the server that owns `key` now (its first live server; hash tags honoured),
+   * through the same path as every other call: the hard timeout, health accounting and failover to the next
+   * server once the owner is marked down. `fn` issues one call (e.g. a raw command) and must not retry.
+   * Rejects with `ERR_ALL_SERVERS_DOWN` when no server is live. In store mode the call reaches only the first
+   * replica and sees stored envelopes: use it for commands that need no replication.
+   */
+  route<T>(key: string, fn: (backend: Backend) => Promise<T>): Promise<T> {
+    const s = this.#owner(key)
+    if (s === null) return Promise.reject(allDown())
+    if (this.#o.loader !== null) this.#forget(key)
+    return this.#call(s, fn)
+  }
+
+  /** Like {@link route}, on the server with id `id` (e.g. to broadcast to every one of {@link liveServers}). */
+  routeToServer<T>(id: string, fn: (backend: Backend) => Promise<T>): Promise<T> {
+    const s = this.#states.get(id)
+    if (s === undefined) return Promise.reject(new RendezvousError('ERR_UNKNOWN_SERVER', `no server "${id}"`))
+    return this.#call(s, fn)
   }
 
   // ---- public operations -------------------------------------------------------------------------------------
@@ -484,6 +596,7 @@ export class Cluster {
     if (s === null) throw allDown()
     const [bytes, ttl] = this.#cacheBytes(buf, ttlMs)
     await this.#call(s, (b) => b.set(key, bytes, ttl > 0 ? { ttlMs: ttl } : undefined))
+    await this.#unwarm([key])
   }
 
   /** Values of `keys` as UTF-8 text (null for misses), in order. Throws {@link ClusterError} on partial failure. */
@@ -542,6 +655,7 @@ export class Cluster {
         }
       }),
     )
+    await this.#unwarm(keys)
     if (failures.length > 0)
       throw partial('mset', failures, keys.length, (i) => (fail(i, failures) ? undefined : true))
   }
@@ -576,6 +690,7 @@ export class Cluster {
         }
       }),
     )
+    await this.#unwarm(keys)
     if (failures.length > 0) throw partial('del', failures, keys.length, () => undefined)
     return removed
   }
@@ -606,6 +721,13 @@ export class Cluster {
     this.#forget(key)
     const s = this.#owner(key)
     if (s === null) throw allDown()
+    if (this.#migrator.warming) {
+      // Start from the previous owner's value, then make sure a later miss cannot bring that one back.
+      await this.#warm(key)
+      const n = await this.#call(s, (b) => b.incrBy(key, by))
+      await this.#unwarm([key])
+      return n
+    }
     return this.#call(s, (b) => b.incrBy(key, by))
   }
 
@@ -640,12 +762,124 @@ export class Cluster {
     return this.#call(s, (b) => b.pttl(key))
   }
 
+  // ---- membership ------------------------------------------------------------------------------------------
+
+  /**
+   * Adds a server at runtime. Its keys start going to it at once; the returned {@link Migration} moves existing
+   * ones. Store mode: exactly the keys whose owners changed are copied to it (write-if-newer, TTLs kept) and
+   * removed from servers no longer among their owners; until then reads that miss fall back to the previous
+   * owners. Cache mode: for `warmUpMs`, a miss on the new owner first asks the previous owner, then a throttled
+   * clean-up deletes copies from servers that no longer own them.
+   * @throws TypeError when the server is invalid or its id is already in the cluster (or still being drained).
+   */
+  addServer(server: ServerConfig, options?: MigrationOptions): Migration {
+    this.#checkOpen()
+    checkMigrationOptions(options)
+    let spec: ReturnType<typeof normalizeServer>
+    try {
+      spec = normalizeServer(server, 'addServer(server)')
+    } catch (err) {
+      throw new TypeError(`Cluster: ${(err as Error).message}`)
+    }
+    if (this.#states.has(spec.id)) {
+      throw new TypeError(
+        `Cluster: addServer: server "${spec.id}" is already in the cluster (or being drained)`,
+      )
+    }
+    const resolved = resolveServer(
+      server,
+      spec,
+      'addServer(server)',
+      this.#o.timeoutMs,
+      this.#o.backendFactory !== null,
+    )
+    this.#states.set(spec.id, this.#makeState(resolved))
+    this.#members = [...this.#members, resolved]
+    return this.#changed('join', spec.id, options)
+  }
+
+  /**
+   * Removes a server gracefully: it leaves the placement at once (no new writes reach it), its keys are drained
+   * to their new owners by the returned {@link Migration} (reads fall back to it meanwhile), and its
+   * connection is closed once the migration is done. A server that is down cannot be drained: in store mode the
+   * other replicas re-replicate its keys instead.
+   * @throws RendezvousError `ERR_UNKNOWN_SERVER`, or `ERR_INVALID_ARGUMENT` for the last server.
+   */
+  removeServer(id: string, options?: MigrationOptions): Migration {
+    this.#checkOpen()
+    checkMigrationOptions(options)
+    const s = this.#member(id)
+    if (this.#members.length === 1) {
+      throw new RendezvousError('ERR_INVALID_ARGUMENT', `removeServer: "${id}" is the last server`)
+    }
+    this.#members = this.#members.filter((m) => m !== s.config)
+    this.#migrator.depart(id)
+    if (s.down) this.#migrator.distrust(id)
+    return this.#changed('leave', id, options)
+  }
+
+  /**
+   * Changes a server's weight at runtime; keys move only to or from it, through the returned {@link Migration}.
+   * @throws TypeError for a bad weight; RendezvousError `ERR_UNKNOWN_SERVER`.
+   */
+  setWeight(id: string, weight: number, options?: MigrationOptions): Migration {
+    this.#checkOpen()
+    checkMigrationOptions(options)
+    const s = this.#member(id)
+    try {
+      normalizeServer({ id, weight }, 'setWeight')
+    } catch (err) {
+      throw new TypeError(`Cluster: ${(err as Error).message}`)
+    }
+    const config: ResolvedServer = { ...s.config, weight }
+    this.#members = this.#members.map((m) => (m === s.config ? config : m))
+    s.config = config
+    return this.#changed('weight', id, options)
+  }
+
+  /**
+   * Runs the migration to the current placement again: after one that failed or was aborted, or in a new
+   * process after one that was interrupted (store mode). Idempotent: copies are write-if-newer and old copies
+   * are deleted only once every new owner has the key. Cache mode: the clean-up scan alone.
+   */
+  rebalance(options?: MigrationOptions): Migration {
+    this.#checkOpen()
+    checkMigrationOptions(options)
+    return this.#migrator.change(this.#live, this.#live, 'rebalance', null, options)
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw closed()
+  }
+
+  #member(id: string): ServerState {
+    const s = this.#states.get(id)
+    if (s === undefined || !this.#members.includes(s.config)) throw unknownServer(id)
+    return s
+  }
+
+  #changed(reason: MigrationReason, id: string, options?: MigrationOptions): Migration {
+    const before = this.#live
+    this.#rebuild()
+    return this.#migrator.change(before, this.#live, reason, id, options)
+  }
+
+  /** Forgets a removed server once drained: stops its probes and closes its backend. */
+  #drop(id: string): void {
+    const s = this.#states.get(id)
+    if (s === undefined || this.#members.includes(s.config)) return
+    if (s.probeTimer !== null) clearTimeout(s.probeTimer)
+    this.#states.delete(id)
+    void s.backend.close().catch(() => {})
+  }
+
   /** A snapshot of the counters (per server and for the cluster). */
   stats(): ClusterStats {
     const now = this.#o.clock()
     return {
       epoch: this.#epoch,
       ...this.#stats,
+      migration: this.#migrator.stats(),
       servers: [...this.#states.values()].map((s) => ({
         id: s.config.id,
         up: !s.down,
@@ -665,6 +899,7 @@ export class Cluster {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#migrator.stop()
     for (const s of this.#states.values()) if (s.probeTimer !== null) clearTimeout(s.probeTimer)
     await Promise.allSettled([...this.#states.values()].map((s) => s.backend.close()))
   }
@@ -722,7 +957,8 @@ export class Cluster {
     const failure = error ?? null
     if (s !== null && answer === null) {
       this.#stats.misses++
-      return this.#o.loader === null ? null : this.#load(key, true)
+      if (this.#o.loader !== null) return this.#load(key, true)
+      return this.#migrator.warming ? this.#warmGet(key) : null
     }
     // The owner failed (or none is live): serve from the origin without caching, or report the failure.
     if (this.#o.loader === null) throw failure ?? allDown()
@@ -732,6 +968,10 @@ export class Cluster {
   /** Loads `key` from the origin once for all concurrent callers, and writes it back when `writeBack`. */
   #load(key: string, writeBack: boolean): Promise<Buffer | null> {
     const { promise, shared } = this.#loads.do(key, async () => {
+      if (writeBack && this.#migrator.warming) {
+        const raw = await this.#warm(key)
+        if (raw !== null) return this.#fromCache(key, raw)
+      }
       const value = await this.#limiter.run(() => this.#callLoader(key))
       if (writeBack) {
         const s = this.#owner(key) // the owner now: membership may have changed during the load
@@ -747,6 +987,53 @@ export class Cluster {
     })
     if (shared) this.#stats.coalescedWaits++
     return promise
+  }
+
+  /**
+   * Warm-up (mcrouter's WarmUpRoute): the stored bytes of `key` from its previous owner, copied to its owner
+   * (NX: a write that landed meanwhile wins) with the remaining TTL; null when there is no previous owner,
+   * it has nothing, or it fails.
+   */
+  async #warm(key: string): Promise<Buffer | null> {
+    const s = this.#owner(key)
+    const from = s === null ? null : this.#migrator.warmSource(key, s.config.id)
+    const p = from === null ? undefined : this.#states.get(from)
+    if (s === null || p === undefined) return null
+    try {
+      const [e] = await this.#call(p, (b) => (b.dump === undefined ? dumpWith(b, [key]) : b.dump([key])))
+      if (e === null || e === undefined) return null
+      this.#migrator.counted('warmUpHits')
+      await this.#call(s, (b) => b.set(key, e.value, { nx: true, ttlMs: e.ttlMs })).catch(() => {})
+      return e.value
+    } catch {
+      return null
+    }
+  }
+
+  /** A cache miss without a loader during a warm-up: the previous owner's value, coalesced per key. */
+  #warmGet(key: string): Promise<Buffer | null> {
+    const { promise, shared } = this.#loads.do(key, async () => {
+      const raw = await this.#warm(key)
+      return raw === null ? null : this.#fromCache(key, raw)
+    })
+    if (shared) this.#stats.coalescedWaits++
+    return promise
+  }
+
+  /**
+   * During a warm-up, a write or delete also deletes the key from its previous owner, so that a later miss
+   * (an eviction on the new owner) cannot bring back the older value.
+   */
+  async #unwarm(keys: readonly string[]): Promise<void> {
+    if (!this.#migrator.warming) return
+    await Promise.all(
+      keys.map((key) => {
+        const s = this.#owner(key)
+        const from = s === null ? null : this.#migrator.warmSource(key, s.config.id)
+        const p = from === null ? undefined : this.#states.get(from)
+        return p === undefined ? null : this.#call(p, (b) => b.del([key])).catch(() => {})
+      }),
+    )
   }
 
   async #callLoader(key: string): Promise<Buffer | null> {
@@ -796,7 +1083,7 @@ export class Cluster {
             if (raw !== null) out[i] = this.#fromCache(keys[i]!, raw)
             else {
               this.#stats.misses++
-              if (loader !== null) toLoad.push([i, true])
+              if (loader !== null || (load && this.#migrator.warming)) toLoad.push([i, true])
               else out[i] = null
             }
           })
@@ -815,7 +1102,7 @@ export class Cluster {
     await Promise.all(
       toLoad.map(async ([i, writeBack]) => {
         try {
-          out[i] = await this.#load(keys[i]!, writeBack)
+          out[i] = loader === null ? await this.#warmGet(keys[i]!) : await this.#load(keys[i]!, writeBack)
         } catch (e) {
           failures.push({ key: keys[i]!, index: i, error: asError(e) })
         }
@@ -836,7 +1123,7 @@ export class Cluster {
       let ok = 0
       let bad = 0
       for (const s of targets) {
-        this.#call(s, op).then(
+        this.#write(s, op).then(
           () => {
             if (++ok === need) resolve()
           },
@@ -866,7 +1153,7 @@ export class Cluster {
       [...batches].map(async ([s, idx]) => {
         const batch = idx.map((i) => [keys[i]!, stored[i]!, ttlMs > 0 ? { ttlMs } : undefined] as const)
         try {
-          await this.#call(s, (b) => b.mset(batch))
+          await this.#write(s, (b) => b.mset(batch))
           for (const i of idx) acks[i]!++
         } catch (e) {
           for (const i of idx) errors.set(i, { server: s.config.id, error: asError(e) })
@@ -888,13 +1175,41 @@ export class Cluster {
       throw partial(op, failures, keys.length, (i) => (fail(i, failures) ? undefined : true))
   }
 
-  /** Reads every replica of `key`, picks the newest, repairs the others. */
-  async #storeRead(key: string): Promise<{ value: Buffer | null; from: ServerState | null }> {
+  /** Reads every replica of `key`, picks the newest, repairs the others; falls back during a migration. */
+  async #storeRead(key: string): Promise<StoreAnswer> {
     const targets = this.#targets(key)
     const answers = await Promise.all(
       targets.map((s) => this.#call(s, (b) => b.get(key)).catch((e: unknown) => asError(e))),
     )
-    return this.#resolve(key, targets, answers)
+    const r = this.#resolve(key, targets, answers)
+    return r.found || !this.#migrator.handoff ? r : this.#handoff(key, targets, r)
+  }
+
+  /**
+   * Handoff: while a migration runs, a key that none of its owners holds is read from its previous owners
+   * (newest version wins). No repair here: the migration copies it, write-if-newer.
+   */
+  async #handoff(key: string, targets: ServerState[], miss: StoreAnswer): Promise<StoreAnswer> {
+    const ids = this.#migrator.fallback(key, new Set(targets.map((s) => s.config.id)))
+    const states = ids.map((id) => this.#states.get(id)).filter((s) => s !== undefined)
+    if (states.length === 0) return miss
+    const answers = await Promise.all(states.map((s) => this.#call(s, (b) => b.get(key)).catch(() => null)))
+    let best: Buffer | null = null
+    let at = -1
+    answers.forEach((a, i) => {
+      if (a !== null && (best === null || compareStored(a, best) > 0)) {
+        best = a
+        at = i
+      }
+    })
+    if (best === null) return miss
+    const env = decode(best)
+    this.#hlc.observe(env.version)
+    this.#migrator.counted('handoffReads')
+    if (env.kind === Kind.Tombstone) return { ...miss, found: true }
+    this.#stats.misses--
+    this.#stats.hits++
+    return { value: env.value, from: states[at]!, found: true }
   }
 
   async #storeMget(keys: readonly string[], op: string): Promise<(Buffer | null)[]> {
@@ -925,13 +1240,23 @@ export class Cluster {
     )
     const out: (Buffer | null | undefined)[] = new Array(keys.length).fill(undefined)
     const failures: KeyFailure[] = []
+    const handoffs: Promise<void>[] = []
     keys.forEach((key, i) => {
       try {
-        out[i] = this.#resolve(key, targets[i]!, answers[i]!).value
+        const r = this.#resolve(key, targets[i]!, answers[i]!)
+        out[i] = r.value
+        if (!r.found && this.#migrator.handoff) {
+          handoffs.push(
+            this.#handoff(key, targets[i]!, r).then((h) => {
+              out[i] = h.value
+            }),
+          )
+        }
       } catch (e) {
         failures.push({ key, index: i, error: asError(e) })
       }
     })
+    await Promise.all(handoffs)
     if (failures.length > 0) throw partial(op, failures, keys.length, (i) => out[i])
     return out as (Buffer | null)[]
   }
@@ -940,11 +1265,7 @@ export class Cluster {
    * Last writer wins over the replicas' answers: needs `readAnswers` of them, returns the newest value (null
    * for none or a tombstone) and starts repairing replicas that answered with something older or nothing.
    */
-  #resolve(
-    key: string,
-    targets: ServerState[],
-    answers: Answer[],
-  ): { value: Buffer | null; from: ServerState | null } {
+  #resolve(key: string, targets: ServerState[], answers: Answer[]): StoreAnswer {
     let ok = 0
     let best: Buffer | null = null
     let bestAt = -1
@@ -971,7 +1292,7 @@ export class Cluster {
     }
     if (best === null) {
       this.#stats.misses++
-      return { value: null, from: null }
+      return { value: null, from: null, found: false }
     }
     const winner: Buffer = best
     const env = decode(winner)
@@ -985,10 +1306,10 @@ export class Cluster {
     if (stale.length > 0) void this.#repair(key, winner, env.kind, targets[bestAt]!, stale)
     if (env.kind === Kind.Tombstone) {
       this.#stats.misses++
-      return { value: null, from: null }
+      return { value: null, from: null, found: true }
     }
     this.#stats.hits++
-    return { value: env.value, from: targets[bestAt]! }
+    return { value: env.value, from: targets[bestAt]!, found: true }
   }
 
   /**
@@ -1019,13 +1340,21 @@ export class Cluster {
           const e = exists[i]!
           if (e < 0) return null
           this.#stats.repairs++
-          return this.#call(s, (b) => b.set(key, bytes, { ttlMs, nx: e === 0 })).catch(() => {})
+          return this.#write(s, (b) => b.set(key, bytes, { ttlMs, nx: e === 0 })).catch(() => {})
         }),
       )
     } catch {
       // Best effort: the next read repairs again.
     }
   }
+}
+
+function checkMigrationOptions(options: MigrationOptions | undefined): void {
+  if (options === undefined) return
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('Cluster: migration options must be an object')
+  if (options.rate !== undefined) checkRate('rate', options.rate)
+  if (options.batchSize !== undefined) checkBatch('batchSize', options.batchSize)
 }
 
 function closed(): RendezvousError {

@@ -1,6 +1,14 @@
 // Public API of the cluster client: the Cluster, its backends, options, errors and observability.
 export { RendezvousError } from '../errors.js'
-export { type Backend, isReplyError, ReplyError, type SetOptions } from './backend.js'
+export {
+  type Backend,
+  dumpWith,
+  type Entry,
+  isReplyError,
+  ReplyError,
+  restoreWith,
+  type SetOptions,
+} from './backend.js'
 export {
   Cluster,
   type ClusterStats,
@@ -13,6 +21,16 @@ export { HEADER_BYTES, HybridClock, Kind, type Version } from './envelope.js'
 export { ClusterError, type KeyFailure } from './errors.js'
 export { Limiter } from './limiter.js'
 export { MemoryBackend, type MemoryBackendOptions } from './memory.js'
+export {
+  Migration,
+  type MigrationEvent,
+  type MigrationOptions,
+  type MigrationProgress,
+  type MigrationReason,
+  type MigrationResult,
+  type MigrationStats,
+  migrationChannels,
+} from './migration.js'
 export type { ClusterOptions, Loader, ResolvedServer, ServerConfig, Value } from './options.js'
 export { RespBackend, type RespBackendOptions } from './resp.js'
 export { SingleFlight } from './singleflight.js'

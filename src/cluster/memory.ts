@@ -1,5 +1,6 @@
 // The in-process reference Backend: a Map with TTLs on an injectable clock, for tests and single-process use.
-import { type Backend, ReplyError, type SetOptions } from './backend.js'
+import { type Backend, ReplyError, type SetOptions, type Entry as Stored } from './backend.js'
+import { compareStored } from './envelope.js'
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -163,6 +164,31 @@ export class MemoryBackend implements Backend {
     }
     const done = last === null || last === keys[keys.length - 1]
     return [done ? '0' : Buffer.from(last!, 'utf8').toString('base64url'), out]
+  }
+
+  async dump(keys: readonly string[]): Promise<(Stored | null)[]> {
+    this.#check()
+    const now = this.#clock()
+    return keys.map((key) => {
+      const e = this.#live(key)
+      if (e === undefined) return null
+      return { key, value: Buffer.from(e.value), ttlMs: e.expiresAt === 0 ? 0 : e.expiresAt - now }
+    })
+  }
+
+  async restore(entries: readonly Stored[]): Promise<boolean[]> {
+    this.#check()
+    return entries.map(({ key, value, ttlMs }) => {
+      const cur = this.#live(key)
+      if (cur !== undefined && compareStored(value, cur.value) <= 0) return false
+      this.#put(key, value, ttlMs)
+      return true
+    })
+  }
+
+  async dbsize(): Promise<number> {
+    this.#check()
+    return this.size
   }
 
   async flush(): Promise<void> {

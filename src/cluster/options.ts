@@ -1,5 +1,5 @@
 // Options of a Cluster, their defaults, and their validation (a TypeError naming the bad option).
-import { normalizeServers, type ServerSpec } from '../placement/server.js'
+import { normalizeServers, type Server, type ServerSpec } from '../placement/server.js'
 import type { Backend } from './backend.js'
 
 /** One server of the cluster: its placement identity (id, weight, zone) and where it listens. */
@@ -76,6 +76,26 @@ export interface ClusterOptions {
   readonly clock?: () => number
   /** Random numbers in [0, 1) for probe jitter. @default Math.random */
   readonly random?: () => number
+  /**
+   * Migration: keys scanned per second, over all servers together, by a membership change (store mode),
+   * a re-replication after a failure, or the clean-up after a cache-mode warm-up. `Infinity` for no limit.
+   * @default 20000
+   */
+  readonly migrationRate?: number
+  /** Migration: keys asked per SCAN step and moved per round trip. @default 500 */
+  readonly migrationBatchSize?: number
+  /**
+   * Cache mode: after `addServer`, `removeServer` or `setWeight`, for this many ms a miss on a key's new owner
+   * first asks its previous owner before the loader (mcrouter's WarmUpRoute). 0 to go straight to the loader.
+   * @default 60000
+   */
+  readonly warmUpMs?: number
+  /**
+   * Store mode: when a server goes down (or comes back), re-replicate in the background so that each key has
+   * `replicas` copies on its live owners again, and reconcile the returning server's copies by version.
+   * @default true
+   */
+  readonly repairOnFailure?: boolean
 }
 
 /** A server with defaults filled in, as given to `backendFactory`. */
@@ -113,6 +133,10 @@ export interface ResolvedOptions {
   readonly tombstoneTtlMs: number
   readonly clock: () => number
   readonly random: () => number
+  readonly migrationRate: number
+  readonly migrationBatchSize: number
+  readonly warmUpMs: number
+  readonly repairOnFailure: boolean
 }
 
 function ms(name: string, v: unknown, positive: boolean): number {
@@ -154,6 +178,10 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     tombstoneTtlMs = 86_400_000,
     clock = Date.now,
     random = Math.random,
+    migrationRate = 20_000,
+    migrationBatchSize = 500,
+    warmUpMs = 60_000,
+    repairOnFailure = true,
   } = options
   if (!Array.isArray(servers) || servers.length === 0) {
     throw new TypeError('Cluster: option servers must be a non-empty array of { id, host, port }')
@@ -192,6 +220,12 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
   if (typeof hashTags !== 'boolean') throw new TypeError('Cluster: option hashTags must be a boolean')
   fn('clock', clock)
   fn('random', random)
+  checkRate('migrationRate', migrationRate)
+  checkBatch('migrationBatchSize', migrationBatchSize)
+  ms('warmUpMs', warmUpMs, false)
+  if (typeof repairOnFailure !== 'boolean') {
+    throw new TypeError('Cluster: option repairOnFailure must be a boolean')
+  }
 
   // Placement identity (ids unique, weights, zones) is validated by the placement core; rename its errors.
   let specs: ReturnType<typeof normalizeServers>
@@ -200,25 +234,9 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
   } catch (err) {
     throw new TypeError(`Cluster: option ${(err as Error).message}`)
   }
-  const resolved = servers.map((s, i): ResolvedServer => {
-    const { host = '127.0.0.1', port, password = null } = s
-    if (typeof host !== 'string' || host.length === 0) {
-      throw new TypeError(`Cluster: option servers[${i}].host must be a non-empty string`)
-    }
-    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
-      throw new TypeError(
-        `Cluster: option servers[${i}].port must be an integer from 1 to 65535, got ${port}`,
-      )
-    }
-    if (port === undefined && backendFactory === undefined) {
-      throw new TypeError(`Cluster: option servers[${i}].port is required (or pass a backendFactory)`)
-    }
-    if (password !== null && typeof password !== 'string') {
-      throw new TypeError(`Cluster: option servers[${i}].password must be a string`)
-    }
-    const spec = specs[i]!
-    return { id: spec.id, weight: spec.weight, zone: spec.zone, host, port, password, timeoutMs }
-  })
+  const resolved = servers.map((s, i) =>
+    resolveServer(s, specs[i]!, `servers[${i}]`, timeoutMs, backendFactory !== undefined),
+  )
 
   const r = replicas ?? Math.min(2, servers.length)
   if (!Number.isInteger(r) || r < 1) {
@@ -256,5 +274,51 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     tombstoneTtlMs,
     clock,
     random,
+    migrationRate,
+    migrationBatchSize,
+    warmUpMs,
+    repairOnFailure,
   }
+}
+
+/** Checks a keys-per-second rate: a positive number or `Infinity`. */
+export function checkRate(name: string, v: unknown): number {
+  if (typeof v !== 'number' || Number.isNaN(v) || v <= 0) {
+    throw new TypeError(
+      `Cluster: option ${name} must be a positive number of keys/s or Infinity, got ${String(v)}`,
+    )
+  }
+  return v
+}
+
+/** Checks a batch size: a positive integer. */
+export function checkBatch(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new TypeError(`Cluster: option ${name} must be a positive integer, got ${String(v)}`)
+  }
+  return v
+}
+
+/** Fills in one server's defaults and checks its address; `spec` is its validated placement identity. */
+export function resolveServer(
+  s: ServerConfig,
+  spec: Server,
+  where: string,
+  timeoutMs: number,
+  hasFactory: boolean,
+): ResolvedServer {
+  const { host = '127.0.0.1', port, password = null } = s
+  if (typeof host !== 'string' || host.length === 0) {
+    throw new TypeError(`Cluster: option ${where}.host must be a non-empty string`)
+  }
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw new TypeError(`Cluster: option ${where}.port must be an integer from 1 to 65535, got ${port}`)
+  }
+  if (port === undefined && !hasFactory) {
+    throw new TypeError(`Cluster: option ${where}.port is required (or pass a backendFactory)`)
+  }
+  if (password !== null && typeof password !== 'string') {
+    throw new TypeError(`Cluster: option ${where}.password must be a string`)
+  }
+  return { id: spec.id, weight: spec.weight, zone: spec.zone, host, port, password, timeoutMs }
 }
