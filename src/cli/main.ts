@@ -3,6 +3,8 @@
 import { Command } from 'commander'
 import { registerNodeCommand } from './node.js'
 import { registerPlacementCommands } from './placement.js'
+import { registerProxyCommand } from './proxy.js'
+import { registerUpCommand } from './up.js'
 
 const program = new Command()
 program
@@ -11,6 +13,8 @@ program
   .showHelpAfterError()
 registerPlacementCommands(program)
 registerNodeCommand(program)
+registerProxyCommand(program)
+registerUpCommand(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`rendezvous: ${err instanceof Error ? err.message : String(err)}`)

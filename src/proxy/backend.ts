@@ -1,0 +1,381 @@
+// A Backend on one pipelined connection per server, built on our codec, that can also pass raw replies through.
+import { connect, type Socket } from 'node:net'
+import { type Backend, ReplyError, type SetOptions } from '../cluster/backend.js'
+import { ReplyError as ErrorReply, NULL_ARRAY, type Reply, Status } from '../resp/reply.js'
+import { ReplyDecoder } from '../resp/reply-decoder.js'
+import { INCOMPLETE, replyEnd } from './scan.js'
+
+/** A {@link Backend} that can also send any command and hand back its reply as raw bytes. */
+export interface RawBackend extends Backend {
+  /**
+   * Sends one command (arguments as given; strings are written as UTF-8) and resolves with the bytes of its
+   * reply, error replies included (a refused command is an answer, not a failure). Rejects when the
+   * connection fails.
+   */
+  send(args: ReadonlyArray<Buffer | string>): Promise<Buffer>
+}
+
+/** True when `backend` is a {@link RawBackend}. */
+export function isRawBackend(backend: Backend): backend is RawBackend {
+  return typeof (backend as Partial<RawBackend>).send === 'function'
+}
+
+/** Options of {@link PipelinedBackend}. */
+export interface PipelinedBackendOptions {
+  /** Server id (placement identity). */
+  readonly id: string
+  /** @default '127.0.0.1' */
+  readonly host?: string
+  readonly port: number
+  /** Password sent with AUTH as the first command of every connection; null for none. @default null */
+  readonly password?: string | null
+  /**
+   * How long establishing the TCP connection may take, in ms (the cluster's `timeoutMs` bounds each call).
+   * @default 1000
+   */
+  readonly connectTimeoutMs?: number
+}
+
+type Resolve = (raw: Buffer) => void
+type Reject = (err: Error) => void
+
+const CRLF_LEN = 2
+
+/**
+ * One TCP connection to a RESP server, shared by every caller. Commands issued in one event-loop turn are
+ * written together (one `write` per turn, flushed from `setImmediate`), replies are matched to callers in
+ * order, and raw replies are handed back without being decoded. The connection opens on first use; when it
+ * drops, every waiting call rejects and the next call reconnects (no offline queue, no retries: the cluster
+ * decides what to do with failures).
+ */
+export class PipelinedBackend implements RawBackend {
+  readonly id: string
+  readonly #host: string
+  readonly #port: number
+  readonly #password: string | null
+  readonly #connectTimeoutMs: number
+  #socket: Socket | null = null
+  #connected = false
+  #closed = false
+  /** Encoded commands not yet written. */
+  #out: Buffer = Buffer.allocUnsafe(16 * 1024)
+  #outLen = 0
+  #flushScheduled = false
+  /** Callers waiting for replies, in the order their commands were written. */
+  #resolves: (Resolve | undefined)[] = []
+  #rejects: (Reject | undefined)[] = []
+  #head = 0
+  /** Unparsed input: the start of an incomplete reply, and chunks received after it. */
+  #rest: Buffer | null = null
+  #more: Buffer[] = []
+  #moreBytes = 0
+  /** Bytes the incomplete reply needs in total before it can complete (0 = unknown). */
+  #need = 0
+  readonly #decoder = new ReplyDecoder()
+  readonly #flush = () => this.#write()
+
+  constructor(options: PipelinedBackendOptions) {
+    const { id, host = '127.0.0.1', port, password = null, connectTimeoutMs = 1000 } = options
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new TypeError(`PipelinedBackend: option port must be an integer from 1 to 65535, got ${port}`)
+    }
+    this.id = id
+    this.#host = host
+    this.#port = port
+    this.#password = password
+    this.#connectTimeoutMs = connectTimeoutMs
+  }
+
+  /** Callers waiting for a reply (for stats and tests). */
+  get pending(): number {
+    return this.#resolves.length - this.#head
+  }
+
+  /** True while a TCP connection is open (or being opened). */
+  get connected(): boolean {
+    return this.#socket !== null
+  }
+
+  send(args: ReadonlyArray<Buffer | string>): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      if (this.#closed) {
+        reject(new Error(`backend "${this.id}" is closed`))
+        return
+      }
+      if (this.#socket === null) this.#open()
+      this.#encode(args)
+      this.#resolves.push(resolve)
+      this.#rejects.push(reject)
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true
+        setImmediate(this.#flush)
+      }
+    })
+  }
+
+  #open(): void {
+    const socket = connect({ host: this.#host, port: this.#port, noDelay: true })
+    this.#socket = socket
+    this.#connected = false
+    socket.setTimeout(this.#connectTimeoutMs)
+    socket.on('timeout', () => {
+      socket.destroy(
+        new Error(`connecting to ${this.#host}:${this.#port} took over ${this.#connectTimeoutMs} ms`),
+      )
+    })
+    socket.on('connect', () => {
+      if (this.#socket !== socket) return
+      socket.setTimeout(0)
+      this.#connected = true
+      this.#write()
+    })
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#socket === socket) this.#onData(chunk)
+    })
+    socket.on('error', () => {}) // reported through 'close' below
+    socket.on('close', () => {
+      if (this.#socket !== socket) return
+      this.#drop(new Error(`connection to server "${this.id}" (${this.#host}:${this.#port}) was lost`))
+    })
+    if (this.#password !== null) {
+      // AUTH goes first on the connection; a refusal closes it, failing every call queued behind it.
+      this.#encode(['AUTH', this.#password])
+      this.#resolves.push((raw) => {
+        if (raw[0] === 45) {
+          socket.destroy()
+          this.#drop(new Error(`server "${this.id}" refused the password: ${raw.toString('utf8').trim()}`))
+        }
+      })
+      this.#rejects.push(() => {})
+    }
+  }
+
+  /** Forgets the connection and fails every waiting caller with `err`. */
+  #drop(err: Error): void {
+    const socket = this.#socket
+    this.#socket = null
+    this.#connected = false
+    socket?.destroy()
+    this.#outLen = 0
+    this.#rest = null
+    this.#more = []
+    this.#moreBytes = 0
+    this.#need = 0
+    const rejects = this.#rejects
+    const head = this.#head
+    this.#resolves = []
+    this.#rejects = []
+    this.#head = 0
+    for (let i = head; i < rejects.length; i++) rejects[i]!(err)
+  }
+
+  #write(): void {
+    this.#flushScheduled = false
+    if (!this.#connected || this.#outLen === 0) return
+    const out = Buffer.allocUnsafe(this.#outLen)
+    this.#out.copy(out, 0, 0, this.#outLen)
+    this.#outLen = 0
+    this.#socket!.write(out)
+  }
+
+  #onData(chunk: Buffer): void {
+    let buf: Buffer
+    if (this.#rest === null) {
+      buf = chunk
+    } else {
+      this.#more.push(chunk)
+      this.#moreBytes += chunk.length
+      // A large reply arriving in pieces: wait until all of it is here before joining (linear, not quadratic).
+      if (this.#need > 0 && this.#rest.length + this.#moreBytes < this.#need) return
+      buf = Buffer.concat([this.#rest, ...this.#more])
+      this.#rest = null
+      this.#more = []
+      this.#moreBytes = 0
+    }
+    let pos = 0
+    try {
+      const socket = this.#socket
+      while (pos < buf.length && this.#socket === socket) {
+        const end = replyEnd(buf, pos)
+        if (end === INCOMPLETE) break
+        this.#deliver(buf.subarray(pos, end))
+        pos = end
+      }
+    } catch (err) {
+      this.#drop(new Error(`server "${this.id}" sent a malformed reply: ${(err as Error).message}`))
+      return
+    }
+    if (pos < buf.length) {
+      this.#rest = buf.subarray(pos)
+      this.#need = bulkNeed(this.#rest)
+    } else {
+      this.#need = 0
+    }
+  }
+
+  #deliver(raw: Buffer): void {
+    const i = this.#head
+    const resolve = this.#resolves[i]
+    if (resolve === undefined) throw new Error('reply without a request')
+    this.#resolves[i] = undefined
+    this.#rejects[i] = undefined
+    this.#head = i + 1
+    if (this.#head === this.#resolves.length) {
+      this.#resolves.length = 0
+      this.#rejects.length = 0
+      this.#head = 0
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#resolves.length) {
+      this.#resolves = this.#resolves.slice(this.#head)
+      this.#rejects = this.#rejects.slice(this.#head)
+      this.#head = 0
+    }
+    resolve(raw)
+  }
+
+  /** Appends `*<n>\r\n` and each argument as a bulk string to the output buffer. */
+  #encode(args: ReadonlyArray<Buffer | string>): void {
+    let size = 16
+    for (const a of args) size += (typeof a === 'string' ? Buffer.byteLength(a) : a.length) + 16
+    this.#ensure(size)
+    const out = this.#out
+    let p = header(out, this.#outLen, 42, args.length)
+    for (const a of args) {
+      if (typeof a === 'string') {
+        const n = Buffer.byteLength(a)
+        p = header(out, p, 36, n)
+        p += out.write(a, p, n, 'utf8')
+      } else {
+        p = header(out, p, 36, a.length)
+        p += a.copy(out, p)
+      }
+      out[p++] = 13
+      out[p++] = 10
+    }
+    this.#outLen = p
+  }
+
+  #ensure(n: number): void {
+    if (this.#outLen + n <= this.#out.length) return
+    const next = Buffer.allocUnsafe(Math.max(this.#out.length * 2, this.#outLen + n))
+    this.#out.copy(next, 0, 0, this.#outLen)
+    this.#out = next
+  }
+
+  /** Sends a command and decodes its reply; an error reply rejects with the cluster's {@link ReplyError}. */
+  async #command(args: ReadonlyArray<Buffer | string>): Promise<Reply> {
+    const raw = await this.send(args)
+    const reply = this.#decoder.push(raw)[0]
+    if (reply instanceof ErrorReply) throw new ReplyError(reply.message)
+    if (reply === undefined) throw new Error(`server "${this.id}" sent an undecodable reply`)
+    return reply
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    return bulk(await this.#command(['GET', key]))
+  }
+
+  async mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    if (keys.length === 0) return []
+    const r = await this.#command(['MGET', ...keys])
+    if (!Array.isArray(r)) throw new Error(`server "${this.id}" answered MGET with a non-array`)
+    return r.map(bulk)
+  }
+
+  async set(key: string, value: Buffer, options: SetOptions = {}): Promise<boolean> {
+    const { ttlMs = 0, nx = false } = options
+    const args: (Buffer | string)[] = ['SET', key, value]
+    if (ttlMs > 0) args.push('PX', String(ttlMs))
+    if (nx) args.push('NX')
+    const r = await this.#command(args)
+    return r instanceof Status
+  }
+
+  async mset(
+    entries: ReadonlyArray<readonly [key: string, value: Buffer, options?: SetOptions]>,
+  ): Promise<void> {
+    if (entries.length === 0) return
+    if (entries.every(([, , o]) => o === undefined || ((o.ttlMs ?? 0) === 0 && o.nx !== true))) {
+      const args: (string | Buffer)[] = ['MSET']
+      for (const [k, v] of entries) args.push(k, v)
+      await this.#command(args)
+      return
+    }
+    // Entries with TTL or NX: one SET each, written together in this turn.
+    await Promise.all(entries.map(([k, v, o]) => this.set(k, v, o)))
+  }
+
+  async del(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0
+    return int(await this.#command(['DEL', ...keys]))
+  }
+
+  async incrBy(key: string, by: number): Promise<number> {
+    return int(await this.#command(['INCRBY', key, String(by)]))
+  }
+
+  async exists(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0
+    return int(await this.#command(['EXISTS', ...keys]))
+  }
+
+  async pexpire(key: string, ttlMs: number): Promise<boolean> {
+    return int(await this.#command(['PEXPIRE', key, String(ttlMs)])) === 1
+  }
+
+  async pttl(key: string): Promise<number> {
+    return int(await this.#command(['PTTL', key]))
+  }
+
+  async scan(cursor: string, count: number): Promise<[cursor: string, keys: string[]]> {
+    const r = await this.#command(['SCAN', cursor, 'COUNT', String(count)])
+    if (!Array.isArray(r) || !Array.isArray(r[1])) throw new Error(`server "${this.id}" answered SCAN oddly`)
+    return [String(bulk(r[0]!)), r[1].map((k) => String(bulk(k)))]
+  }
+
+  async flush(): Promise<void> {
+    await this.#command(['FLUSHDB'])
+  }
+
+  async ping(): Promise<void> {
+    await this.#command(['PING'])
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#drop(new Error(`backend "${this.id}" is closed`))
+  }
+}
+
+/** Writes `<type><n>\r\n` at `p`; returns the offset after it. */
+function header(out: Buffer, p: number, type: number, n: number): number {
+  out[p++] = type
+  if (n < 10) out[p++] = 48 + n
+  else p += out.write(String(n), p, 'latin1')
+  out[p++] = 13
+  out[p++] = 10
+  return p
+}
+
+/** For an incomplete bulk string whose header is complete: the total bytes it needs; else 0. */
+function bulkNeed(rest: Buffer): number {
+  if (rest[0] !== 36) return 0
+  const lf = rest.indexOf(10)
+  if (lf === -1) return 0
+  const n = Number(rest.toString('latin1', 1, lf - 1))
+  return Number.isSafeInteger(n) && n >= 0 ? lf + 1 + n + CRLF_LEN : 0
+}
+
+function bulk(r: Reply): Buffer | null {
+  if (r === null || r === NULL_ARRAY) return null
+  if (Buffer.isBuffer(r)) return r
+  if (typeof r === 'string') return Buffer.from(r)
+  if (r instanceof Status) return Buffer.from(r.text)
+  throw new Error(`expected a bulk string reply, got ${typeof r}`)
+}
+
+function int(r: Reply): number {
+  if (typeof r === 'number') return r
+  if (typeof r === 'bigint') return Number(r)
+  throw new Error(`expected an integer reply, got ${typeof r}`)
+}

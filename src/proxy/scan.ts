@@ -1,0 +1,123 @@
+// Finds where each reply ends in a backend's byte stream, and reads the few reply shapes the proxy merges.
+import { ProtocolError } from '../resp/decoder.js'
+
+const CR = 13
+const LF = 10
+
+/** Returned by {@link replyEnd} when the reply is not complete yet. */
+export const INCOMPLETE = -1
+
+/**
+ * Offset just past the complete RESP2/RESP3 reply starting at `pos` in `b`, or {@link INCOMPLETE}. Nothing is
+ * decoded: the proxy passes replies through as bytes. Throws {@link ProtocolError} on a malformed stream.
+ */
+export function replyEnd(b: Buffer, pos: number): number {
+  const end = b.length
+  let left = 1
+  while (left > 0) {
+    if (pos >= end) return INCOMPLETE
+    const type = b[pos]!
+    const lf = b.indexOf(LF, pos + 1)
+    if (lf === -1) return INCOMPLETE
+    left--
+    switch (type) {
+      case 43: // + simple string
+      case 45: // - error
+      case 58: // : integer
+      case 95: // _ null
+      case 35: // # boolean
+      case 44: // , double
+      case 40: // ( big number
+        pos = lf + 1
+        break
+      case 36: // $ bulk string
+      case 61: // = verbatim string
+      case 33: {
+        // ! bulk error
+        const n = lineNumber(b, pos + 1, lf)
+        if (n < 0) pos = lf + 1
+        else {
+          const next = lf + 1 + n + 2
+          if (next > end) return INCOMPLETE
+          pos = next
+        }
+        break
+      }
+      case 42: // * array
+      case 126: // ~ set
+      case 62: {
+        // > push
+        const n = lineNumber(b, pos + 1, lf)
+        pos = lf + 1
+        if (n > 0) left += n
+        break
+      }
+      case 37: // % map
+      case 124: {
+        // | attribute: its pairs, then the value it annotates
+        const n = lineNumber(b, pos + 1, lf)
+        pos = lf + 1
+        if (n > 0) left += 2 * n
+        if (type === 124) left++
+        break
+      }
+      default:
+        throw new ProtocolError(`unexpected reply type byte ${type}`)
+    }
+  }
+  return pos
+}
+
+/** The signed decimal between `start` and the CR before `lf`. */
+function lineNumber(b: Buffer, start: number, lf: number): number {
+  const stop = lf - 1
+  if (stop < start || b[stop] !== CR) throw new ProtocolError('expected CRLF')
+  let p = start
+  let neg = false
+  if (b[p] === 45) {
+    neg = true
+    p++
+  }
+  if (p === stop) throw new ProtocolError('empty length')
+  let n = 0
+  for (; p < stop; p++) {
+    const c = b[p]!
+    if (c < 48 || c > 57) throw new ProtocolError('invalid length')
+    n = n * 10 + (c - 48)
+  }
+  return neg ? -n : n
+}
+
+/** True when the raw reply is an error (`-...` or RESP3 `!...`). */
+export function isErrorReply(raw: Buffer): boolean {
+  return raw[0] === 45 || raw[0] === 33
+}
+
+/** The integer of a raw `:n` reply, or null when the reply is something else. */
+export function integerReply(raw: Buffer): number | null {
+  if (raw[0] !== 58) return null
+  return lineNumber(raw, 1, raw.indexOf(LF, 1))
+}
+
+/** The raw elements of an array reply (`*n` with complete elements), or null when `raw` is no array. */
+export function arrayElements(raw: Buffer): Buffer[] | null {
+  if (raw[0] !== 42) return null
+  const lf = raw.indexOf(LF, 1)
+  const n = lineNumber(raw, 1, lf)
+  if (n < 0) return null
+  const out: Buffer[] = new Array(n)
+  let pos = lf + 1
+  for (let i = 0; i < n; i++) {
+    const next = replyEnd(raw, pos)
+    if (next === INCOMPLETE) throw new ProtocolError('truncated array reply')
+    out[i] = raw.subarray(pos, next)
+    pos = next
+  }
+  return out
+}
+
+/** The text of an error reply without its type byte and CRLF. */
+export function errorText(raw: Buffer): string {
+  const lf = raw.indexOf(LF)
+  return raw.toString('utf8', 1, lf > 0 ? lf - 1 : raw.length)
+}
