@@ -5,6 +5,7 @@ import { RendezvousError } from '../errors.js'
 import { HierarchicalRendezvous } from '../placement/hierarchical.js'
 import { type Placement, Rendezvous } from '../placement/rendezvous.js'
 import type { ServerSpec } from '../placement/server.js'
+import { bar, ProgressLine } from './progress.js'
 import { renderHtmlReport } from './report.js'
 import { Prng } from './sample.js'
 import { type BalanceReport, type SimulationResult, simulate } from './simulate.js'
@@ -301,28 +302,20 @@ function out(text: string): void {
  * pipes and logs never see carriage returns). Returns undefined when there is nothing to draw.
  */
 function progressBar(keys: number, passes: number): ((done: number) => void) | undefined {
-  if (!process.stderr.isTTY) return undefined
+  const line = new ProgressLine()
+  if (!line.active) return undefined
   const start = performance.now()
-  let last = 0
-  let drawn = false
   return (done) => {
-    const now = performance.now()
     if (done >= keys) {
-      if (drawn) process.stderr.write('\r\x1b[2K')
+      line.done()
       return
     }
-    if (now - start < 500 || now - last < 100) return
-    last = now
-    drawn = true
-    const width = 30
-    const frac = done / keys
-    const fill = Math.round(frac * width)
-    const rate = (done * passes) / ((now - start) / 1000)
-    const eta = (keys - done) / (done / ((now - start) / 1000))
-    process.stderr.write(
-      `\r\x1b[2K[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ` +
-        `${fmtInt(done)}/${fmtInt(keys)} keys, ${fmtRate(rate)} lookups/s, ${eta.toFixed(0)}s left`,
-    )
+    line.update(() => {
+      const secs = (performance.now() - start) / 1000
+      const rate = (done * passes) / secs
+      const eta = (keys - done) / (done / secs)
+      return `${bar(done / keys)} ${fmtInt(done)}/${fmtInt(keys)} keys, ${fmtRate(rate)} lookups/s, ${eta.toFixed(0)}s left`
+    })
   }
 }
 

@@ -17,6 +17,13 @@ import {
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import type { RawBackend } from './backend.js'
 import { arityOk, COMMANDS, type CommandSpec } from './commands.js'
+import {
+  type MembershipChange,
+  MembershipError,
+  MigrationLog,
+  parseChange,
+  serversReply,
+} from './membership.js'
 import { type ProxyOptions, type ResolvedProxyOptions, resolveProxyOptions } from './options.js'
 import { arrayElements, errorText, integerReply, isErrorReply } from './scan.js'
 import { BackendPool } from './shared.js'
@@ -118,6 +125,7 @@ export class RendezvousProxy {
   #backendErrors = 0
   #protocolErrors = 0
   #reloads = 0
+  readonly #migrations = new MigrationLog()
   readonly #startedAt = Date.now()
 
   constructor(options: ProxyOptions) {
@@ -241,6 +249,7 @@ export class RendezvousProxy {
       }
       const old = this.#cluster
       this.#cluster = cluster
+      this.#migrations.clear()
       this.#o = next
       this.#passwordHash = next.requirepass === null ? null : sha256(next.requirepass)
       this.#reloads++
@@ -717,7 +726,7 @@ export class RendezvousProxy {
       case 'flushdb':
         return this.#flushServers(spec.name, args)
       case 'proxy':
-        return this.#proxyCommand(sub)
+        return this.#proxyCommand(c, sub, args)
       default:
         return unknownCommand(spec.name, args)
     }
@@ -871,8 +880,31 @@ export class RendezvousProxy {
     return OK_REPLY
   }
 
-  async #proxyCommand(sub: string): Promise<Buffer> {
-    if (sub !== 'reload') return err(`ERR unknown subcommand '${sub}'. Try PROXY RELOAD.`)
+  async #proxyCommand(c: Client, sub: string, args: Buffer[]): Promise<Buffer> {
+    switch (sub) {
+      case 'reload':
+        break
+      case 'servers':
+        if (args.length !== 2) return wrongArity('proxy|servers')
+        return encodeReply(serversReply(this.#o.servers, this.#cluster), c.resp)
+      case 'add':
+      case 'remove':
+      case 'weight':
+        return this.#membership(sub, args)
+      case 'migration': {
+        if (args.length > 3) return wrongArity('proxy|migration')
+        const id = args.length === 3 ? positive(args[2]!) : null
+        if (args.length === 3 && id === null) return err('ERR PROXY MIGRATION: id must be a positive integer')
+        const reply = this.#migrations.reply(this.#cluster, id)
+        if (reply === null)
+          return err(`ERR PROXY MIGRATION: no migration ${id} (the proxy keeps the last 16)`)
+        return encodeReply(reply, c.resp)
+      }
+      default:
+        return err(
+          `ERR unknown subcommand '${sub}'. Try PROXY SERVERS, ADD, REMOVE, WEIGHT, MIGRATION or RELOAD.`,
+        )
+    }
     const source = this.#o.reload
     if (source === null) return err('ERR PROXY RELOAD: the proxy was started without a config file')
     try {
@@ -880,6 +912,82 @@ export class RendezvousProxy {
       return OK_REPLY
     } catch (e) {
       return err(`ERR PROXY RELOAD failed: ${e instanceof Error ? e.message : String(e)}`)
+    }
+  }
+
+  /**
+   * PROXY ADD, REMOVE, WEIGHT: checks the change, starts it through the cluster (which migrates keys in the
+   * background) and answers at once; `PROXY MIGRATION` follows the migration. A new server must answer a PING
+   * first (in cache mode it is also flushed, the same fence as a server that returns). The membership changes
+   * in memory only: a later reload applies the config file's servers.
+   */
+  async #membership(op: 'add' | 'remove' | 'weight', args: Buffer[]): Promise<Buffer> {
+    if (this.#reloading !== null) await this.#reloading.catch(() => {})
+    let change: MembershipChange
+    try {
+      change = parseChange(op, args, this.#o.servers)
+      if (change.op === 'add') await this.#probeNew(change.server)
+    } catch (e) {
+      return err(
+        `ERR ${e instanceof MembershipError ? '' : `PROXY ${op.toUpperCase()}: `}${(e as Error).message}`,
+      )
+    }
+    // Checked again after the probe's await: another client may have changed the membership meanwhile.
+    const cluster = this.#cluster
+    let servers = this.#o.servers
+    try {
+      if (change.op === 'add') {
+        parseChange(op, args, servers)
+        this.#migrations.track(cluster.addServer(change.server), cluster)
+        servers = [...servers, change.server]
+        this.#o.log(
+          `PROXY ADD: added server "${change.server.id}" (${change.server.host}:${change.server.port})`,
+        )
+      } else if (change.op === 'remove') {
+        this.#migrations.track(cluster.removeServer(change.id), cluster)
+        servers = servers.filter((s) => s.id !== change.id)
+        this.#o.log(`PROXY REMOVE: removing server "${change.id}"; its keys migrate away`)
+      } else {
+        this.#migrations.track(cluster.setWeight(change.id, change.weight), cluster)
+        servers = servers.map((s) => (s.id === change.id ? { ...s, weight: change.weight } : s))
+        this.#o.log(`PROXY WEIGHT: server "${change.id}" weight ${change.weight}`)
+      }
+    } catch (e) {
+      const message = (e as Error).message.replace(/^Cluster: /, '')
+      return err(`ERR ${e instanceof MembershipError ? '' : `PROXY ${op.toUpperCase()}: `}${message}`)
+    }
+    this.#o = { ...this.#o, servers }
+    return OK_REPLY
+  }
+
+  /** A server about to join must answer; in cache mode it is flushed so it cannot serve old values. */
+  async #probeNew(s: ServerConfig): Promise<void> {
+    const lease = this.#pool.acquire({
+      id: s.id,
+      weight: s.weight ?? 1,
+      zone: s.zone,
+      host: s.host ?? '127.0.0.1',
+      port: s.port,
+      password: s.password ?? null,
+      timeoutMs: this.#o.timeoutMs,
+    })
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${this.#o.timeoutMs} ms`)),
+        this.#o.timeoutMs,
+      )
+    })
+    try {
+      await Promise.race([lease.ping(), timeout])
+      if (this.#o.mode === 'cache') await Promise.race([lease.flush(), timeout])
+    } catch (e) {
+      throw new MembershipError(
+        `PROXY ADD ${s.id}: ${s.host}:${s.port} does not answer: ${e instanceof Error ? e.message : String(e)}`,
+      )
+    } finally {
+      clearTimeout(timer)
+      await lease.close()
     }
   }
 

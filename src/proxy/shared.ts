@@ -111,6 +111,9 @@ class Lease implements RawBackend {
   ping(): Promise<void> {
     return this.#b.ping()
   }
+  dbsize(): Promise<number> {
+    return this.#b.dbsize()
+  }
   async close(): Promise<void> {
     this.#release()
   }
