@@ -1,58 +1,7 @@
 // A Backend for any RESP server (our node, Redis, Valkey) on one pipelined ioredis connection per server.
-import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { type Backend, dumpWith, type Entry, restoreWith, type SetOptions } from './backend.js'
-
-/** KEYS: the keys. Reply: value, PTTL, value, PTTL, ... (false for a missing key or another type). */
-const DUMP = `local out = {}
-for i, k in ipairs(KEYS) do
-  local v = redis.pcall('GET', k)
-  if type(v) == 'string' then
-    out[2 * i - 1] = v
-    out[2 * i] = redis.call('PTTL', k)
-  else
-    out[2 * i - 1] = false
-    out[2 * i] = -2
-  end
-end
-return out`
-
-/**
- * KEYS: the keys; ARGV: value, ttl ms (0 = none) per key. Writes each unless the key holds bytes newer or equal
- * by compareStored (envelope.ts): version bytes 5..12 when the 0xD5 0x01 header is there (else version 0),
- * then the bytes. Compared byte by byte: Lua's string < follows the server's locale. Reply: 1/0 per key.
- */
-const RESTORE = `local function hdr(s) return #s >= 16 and string.byte(s, 1) == 213 and string.byte(s, 2) == 1 end
-local function cmp(a, b)
-  local ha, hb = hdr(a), hdr(b)
-  for j = 5, 12 do
-    local x = ha and string.byte(a, j) or 0
-    local y = hb and string.byte(b, j) or 0
-    if x ~= y then return x < y and -1 or 1 end
-  end
-  if a == b then return 0 end
-  for j = 1, math.min(#a, #b) do
-    local x, y = string.byte(a, j), string.byte(b, j)
-    if x ~= y then return x < y and -1 or 1 end
-  end
-  return #a < #b and -1 or 1
-end
-local out = {}
-for i, k in ipairs(KEYS) do
-  local v, ttl = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
-  local cur = redis.pcall('GET', k)
-  if type(cur) == 'string' and cmp(v, cur) <= 0 then
-    out[i] = 0
-  else
-    if ttl > 0 then redis.call('SET', k, v, 'PX', ttl) else redis.call('SET', k, v) end
-    out[i] = 1
-  end
-end
-return out`
-
-const sha1 = (s: string) => createHash('sha1').update(s).digest('hex')
-const DUMP_SHA = sha1(DUMP)
-const RESTORE_SHA = sha1(RESTORE)
+import type { Backend, Entry, SetOptions } from './backend.js'
+import { Scripts } from './scripts.js'
 
 /** Where a RESP server listens, and how to talk to it. */
 export interface RespBackendOptions {
@@ -89,8 +38,11 @@ export class RespBackend implements Backend {
   readonly id: string
   readonly #client: Redis
   #connecting: Promise<void> | null = null
-  /** False once the server refused EVALSHA/EVAL (our node has no scripting): use plain commands. */
-  #scripts = true
+  /** Write-if-newer copies and dumps for migrations, run as server-side scripts where the server has them. */
+  readonly #scripts = new Scripts(this, (args) => {
+    const [name, ...rest] = args
+    return this.#run((c) => c.callBuffer(String(name), ...rest))
+  })
 
   constructor(options: RespBackendOptions) {
     const {
@@ -199,56 +151,12 @@ export class RespBackend implements Backend {
     return this.#run((c) => c.scan(cursor, 'COUNT', count))
   }
 
-  /** Runs a script by SHA, loading it with EVAL on NOSCRIPT; null when the server has no scripting. */
-  async #script(
-    sha: string,
-    lua: string,
-    keys: readonly string[],
-    args: readonly (string | Buffer)[],
-  ): Promise<unknown[] | null> {
-    if (!this.#scripts) return null
-    try {
-      try {
-        return (await this.#run((c) =>
-          c.callBuffer('EVALSHA', sha, keys.length, ...keys, ...args),
-        )) as unknown[]
-      } catch (e) {
-        if (!String((e as Error).message).startsWith('NOSCRIPT')) throw e
-        return (await this.#run((c) => c.callBuffer('EVAL', lua, keys.length, ...keys, ...args))) as unknown[]
-      }
-    } catch (e) {
-      if (!/unknown command/i.test(String((e as Error).message))) throw e
-      this.#scripts = false
-      return null
-    }
+  dump(keys: readonly string[]): Promise<(Entry | null)[]> {
+    return this.#scripts.dump(keys)
   }
 
-  /** One server-side script per batch (GET and PTTL per key); plain MGET + PTTL on servers without scripting. */
-  async dump(keys: readonly string[]): Promise<(Entry | null)[]> {
-    if (keys.length === 0) return []
-    const reply = await this.#script(DUMP_SHA, DUMP, keys, [])
-    if (reply === null) return dumpWith(this, keys)
-    return keys.map((key, i) => {
-      const value = reply[2 * i]
-      const ttl = Number(reply[2 * i + 1])
-      if (!Buffer.isBuffer(value) || ttl === -2) return null
-      return { key, value, ttlMs: ttl < 0 ? 0 : Math.max(1, ttl) }
-    })
-  }
-
-  /** Write-if-newer, compared on the server in one script per batch (atomic per key). */
-  async restore(entries: readonly Entry[]): Promise<boolean[]> {
-    if (entries.length === 0) return []
-    const args: (string | Buffer)[] = []
-    for (const e of entries) args.push(e.value, String(e.ttlMs))
-    const reply = await this.#script(
-      RESTORE_SHA,
-      RESTORE,
-      entries.map((e) => e.key),
-      args,
-    )
-    if (reply === null) return restoreWith(this, entries)
-    return reply.map((n) => Number(n) === 1)
+  restore(entries: readonly Entry[]): Promise<boolean[]> {
+    return this.#scripts.restore(entries)
   }
 
   dbsize(): Promise<number> {

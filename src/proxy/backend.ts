@@ -1,6 +1,7 @@
 // A Backend on one pipelined connection per server, built on our codec, that can also pass raw replies through.
 import { connect, type Socket } from 'node:net'
-import { type Backend, ReplyError, type SetOptions } from '../cluster/backend.js'
+import { type Backend, type Entry, ReplyError, type SetOptions } from '../cluster/backend.js'
+import { Scripts } from '../cluster/scripts.js'
 import { ReplyError as ErrorReply, NULL_ARRAY, type Reply, Status } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import { INCOMPLETE, replyEnd } from './scan.js'
@@ -270,6 +271,17 @@ export class PipelinedBackend implements RawBackend {
     return reply
   }
 
+  /** Write-if-newer copies and dumps for migrations, as server-side scripts where the server has them. */
+  readonly #scripts = new Scripts(this, (args) => this.#command(args))
+
+  dump(keys: readonly string[]): Promise<(Entry | null)[]> {
+    return this.#scripts.dump(keys)
+  }
+
+  restore(entries: readonly Entry[]): Promise<boolean[]> {
+    return this.#scripts.restore(entries)
+  }
+
   async get(key: string): Promise<Buffer | null> {
     return bulk(await this.#command(['GET', key]))
   }
@@ -338,6 +350,11 @@ export class PipelinedBackend implements RawBackend {
 
   async ping(): Promise<void> {
     await this.#command(['PING'])
+  }
+
+  /** Keys on the server, for migration progress (total and ETA). */
+  async dbsize(): Promise<number> {
+    return int(await this.#command(['DBSIZE']))
   }
 
   async close(): Promise<void> {

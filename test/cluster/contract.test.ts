@@ -6,6 +6,7 @@ import { encode, Kind } from '../../src/cluster/envelope.js'
 import { MemoryBackend } from '../../src/cluster/memory.js'
 import { RespBackend } from '../../src/cluster/resp.js'
 import { createNode } from '../../src/node/index.js'
+import { PipelinedBackend } from '../../src/proxy/backend.js'
 import { haveRedis, type ServerProcess, sleep, startRedis } from './servers.js'
 
 interface Harness {
@@ -18,6 +19,11 @@ interface Harness {
 }
 
 type Make = () => Promise<Harness>
+
+/** A RESP client backend for a server: the cluster's (ioredis) or the proxy's (our own codec). */
+type Client = (id: string, port: number, password: string | null) => Backend
+const ioredisClient: Client = (id, port, password) => new RespBackend({ id, port, password })
+const codecClient: Client = (id, port, password) => new PipelinedBackend({ id, port, password })
 
 function memory(): Make {
   return async () => {
@@ -34,17 +40,17 @@ function memory(): Make {
   }
 }
 
-function ourNode(): Make {
+function ourNode(client: Client): Make {
   return async () => {
     const node = createNode({ port: 0 })
     const { port } = await node.listen()
-    const backend = new RespBackend({ id: 'node', port })
+    const backend = client('node', port, null)
     const extra: Backend[] = []
     return {
       backend,
       advance: (ms) => sleep(ms),
       reopen: () => {
-        const b = new RespBackend({ id: 'node2', port })
+        const b = client('node2', port, null)
         extra.push(b)
         return b
       },
@@ -56,19 +62,19 @@ function ourNode(): Make {
   }
 }
 
-function redis(password?: string): Make {
+function redis(client: Client, password?: string): Make {
   return async () => {
     const srv: ServerProcess = await startRedis(
       undefined,
       password === undefined ? [] : ['--requirepass', password],
     )
-    const backend = new RespBackend({ id: 'redis', port: srv.port, password: password ?? null })
+    const backend = client('redis', srv.port, password ?? null)
     const extra: Backend[] = []
     return {
       backend,
       advance: (ms) => sleep(ms),
       reopen: () => {
-        const b = new RespBackend({ id: 'redis2', port: srv.port, password: password ?? null })
+        const b = client('redis2', srv.port, password ?? null)
         extra.push(b)
         return b
       },
@@ -82,11 +88,13 @@ function redis(password?: string): Make {
 
 const backends: [string, Make][] = [
   ['MemoryBackend', memory()],
-  ['RespBackend on our node', ourNode()],
+  ['RespBackend on our node', ourNode(ioredisClient)],
+  ["the proxy's PipelinedBackend on our node", ourNode(codecClient)],
 ]
 if (haveRedis()) {
-  backends.push(['RespBackend on redis-server', redis()])
-  backends.push(['RespBackend on redis-server with requirepass', redis('s3cret')])
+  backends.push(['RespBackend on redis-server', redis(ioredisClient)])
+  backends.push(['RespBackend on redis-server with requirepass', redis(ioredisClient, 's3cret')])
+  backends.push(["the proxy's PipelinedBackend on redis-server", redis(codecClient)])
 } else {
   test('RespBackend on redis-server', {
     skip: 'redis-server not installed (CI=true makes this fail)',
