@@ -58,14 +58,17 @@ export type Call = (args: ReadonlyArray<string | Buffer>) => Promise<unknown>
 
 /**
  * `dump` and `restore` for a backend whose server may run Lua scripts: one script per batch (atomic per key on
- * the server), loaded with EVAL on NOSCRIPT. A server without scripting (our node) answers "unknown command"
- * once; from then on the plain-command fallbacks of backend.ts are used (`restoreWith` is not atomic).
+ * the server), loaded with EVAL on NOSCRIPT. A server without scripting answers "unknown command" once; from then
+ * on `restore` uses `RDV.RESTORE` (our node's own atomic write-if-newer), and a server with neither gets the
+ * plain-command fallbacks of backend.ts (`restoreWith` is not atomic).
  */
 export class Scripts {
   readonly #backend: Backend
   readonly #call: Call
   /** False once the server refused EVALSHA/EVAL. */
   #enabled = true
+  /** False once the server refused RDV.RESTORE. */
+  #native = true
 
   constructor(backend: Backend, call: Call) {
     this.#backend = backend
@@ -113,7 +116,17 @@ export class Scripts {
       entries.map((e) => e.key),
       args,
     )
-    if (reply === null) return restoreWith(this.#backend, entries)
-    return reply.map((n) => Number(n) === 1)
+    if (reply !== null) return reply.map((n) => Number(n) === 1)
+    if (this.#native) {
+      const args: (string | Buffer)[] = ['RDV.RESTORE']
+      for (const e of entries) args.push(e.key, e.value, String(e.ttlMs))
+      try {
+        return ((await this.#call(args)) as unknown[]).map((n) => Number(n) === 1)
+      } catch (e) {
+        if (!/unknown command/i.test(String((e as Error).message))) throw e
+        this.#native = false
+      }
+    }
+    return restoreWith(this.#backend, entries)
   }
 }

@@ -170,3 +170,34 @@ describe('glob matching (Redis stringmatchlen)', () => {
       assert.equal(globMatch(pattern, str), want))
   }
 })
+
+test('RDV.RESTORE writes each key unless it holds a value at least as new', () => {
+  const { run, clock } = harness()
+  // An envelope: 0xD5 0x01, two bytes, a 6-byte version and a 2-byte counter, four more bytes, then the value.
+  const env = (version: number, value: string): string =>
+    Buffer.concat([
+      Buffer.from([0xd5, 0x01, 0, 0]),
+      Buffer.from(version.toString(16).padStart(12, '0'), 'hex'),
+      Buffer.from([0, 0, 0, 0, 0, 0]),
+      Buffer.from(value),
+    ]).toString('latin1')
+  assert.deepEqual(run('rdv.restore', 'k', env(5, 'new'), '0'), [1])
+  assert.deepEqual(run('rdv.restore', 'k', env(4, 'old'), '0'), [0], 'an older copy must not overwrite')
+  assert.equal(run('get', 'k'), env(5, 'new'))
+  assert.deepEqual(run('rdv.restore', 'k', env(6, 'newer'), '1000', 'plain', 'x', '0'), [1, 1])
+  assert.equal(run('pttl', 'k'), 1000)
+  assert.deepEqual(run('rdv.restore', 'plain', 'x', '0'), [0], 'an equal copy changes nothing')
+  run('hset', 'h', 'f', 'v')
+  assert.deepEqual(run('rdv.restore', 'h', 'x', '0'), [1], 'a key of another type is replaced')
+  clock.now += 1001
+  assert.equal(run('get', 'k'), null)
+  assert.deepEqual(
+    run('rdv.restore', 'k', 'v'),
+    err("ERR wrong number of arguments for 'rdv.restore' command"),
+  )
+  assert.deepEqual(
+    run('rdv.restore', 'k', 'v', '0', 'k2'),
+    err("ERR wrong number of arguments for 'rdv.restore' command"),
+  )
+  assert.deepEqual(run('rdv.restore', 'k', 'v', '-1'), NOT_INT)
+})

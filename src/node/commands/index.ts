@@ -6,6 +6,7 @@ import { keyCommands } from './keys.js'
 import { OOM } from './replies.js'
 import { serverDataCommands } from './server-data.js'
 import { stringCommands } from './strings.js'
+import { versionedCommands } from './versioned.js'
 
 export { hashCommands } from './hashes.js'
 export { keyCommands } from './keys.js'
@@ -25,6 +26,7 @@ export function dataCommands(keyspace: Keyspace): CommandSpec[] {
     ...keyCommands(keyspace),
     ...hashCommands(keyspace),
     ...serverDataCommands(keyspace),
+    ...versionedCommands(keyspace),
   ]
   return specs.map((spec) => {
     if (!spec.flags.includes('denyoom')) return spec
