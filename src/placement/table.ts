@@ -185,8 +185,10 @@ export class ScoreTable {
   #pickRatio(ka: number, kb: number, start: number, end: number): number {
     const sa = this.sa
     const wn = this.wn
-    const cand = (this.#cand ??= new Int32Array(sa.length))
-    const candUb = (this.#candUb ??= new Float64Array(sa.length))
+    this.#cand ??= new Int32Array(sa.length)
+    this.#candUb ??= new Float64Array(sa.length)
+    const cand = this.#cand
+    const candUb = this.#candUb
     let nc = 0
     let bestLb = 0
     let jmin = 0
@@ -249,8 +251,10 @@ export class ScoreTable {
   /** Every slot in [start, end) sorted best first by (score, draw, id). */
   rank(ka: number, kb: number, start: number, end: number): number[] {
     // Scratch space, allocated on the first ranking (pick-only users never pay for it).
-    const d = (this.#d ??= new Float64Array(this.sa.length))
-    const s = (this.#s ??= new Float64Array(this.sa.length))
+    this.#d ??= new Float64Array(this.sa.length)
+    this.#s ??= new Float64Array(this.sa.length)
+    const d = this.#d
+    const s = this.#s
     const order: number[] = []
     for (let k = start; k < end; k++) {
       const hi = fmix32i(ka ^ this.sa[k]!)
