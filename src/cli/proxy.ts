@@ -1,6 +1,8 @@
 // `rendezvous proxy`: runs the RESP proxy in the foreground; SIGHUP reloads the config, SIGINT/SIGTERM stop it.
 import type { Command } from 'commander'
 import type { ServerConfig } from '../cluster/options.js'
+import { createDashboard, type Dashboard } from '../dashboard/index.js'
+import type { ApplyResult, MembershipChange } from '../dashboard/options.js'
 import { loadProxyConfig, type ProxyConfig, parseAddress } from '../proxy/config.js'
 import { createProxy, type ProxyOptions } from '../proxy/index.js'
 import { closeOnSignals } from './signals.js'
@@ -15,6 +17,7 @@ interface RawProxyOptions {
   requirepass?: string
   timeout?: string
   allowFlush?: boolean
+  dashboard?: string
 }
 
 function positiveInt(name: string, text: string): number {
@@ -97,11 +100,36 @@ export function registerProxyCommand(program: Command): void {
     .option('--timeout <ms>', 'hard timeout of every backend call')
     .option('--requirepass <password>', 'password clients must give with AUTH')
     .option('--allow-flush', 'serve FLUSHALL/FLUSHDB by flushing every backend')
+    .option('--dashboard <port>', 'also serve the dashboard on 127.0.0.1:PORT (0 picks a free port)')
     .action(async (raw: RawProxyOptions) => {
-      const options = await proxyOptionsFromCli(raw)
+      let options = await proxyOptionsFromCli(raw)
+      const dashboardPort = raw.dashboard === undefined ? null : Number(raw.dashboard)
+      if (dashboardPort !== null && !(/^\d+$/.test(raw.dashboard!) && dashboardPort <= 65535))
+        throw new Error(`--dashboard: expected a port from 0 to 65535, got "${raw.dashboard}"`)
       const reload = async (): Promise<ProxyOptions> => proxyOptionsFromCli(raw)
       const proxy = createProxy({ ...options, log: (line) => console.log(line), reload })
       await proxy.listen()
+      let dashboard: Dashboard | null = null
+      if (dashboardPort !== null) {
+        // Changes made on the dashboard go through a reload with the new server list, as `rendezvous up` does.
+        const apply = async (
+          _change: MembershipChange,
+          next: readonly ServerConfig[],
+        ): Promise<ApplyResult> => {
+          await proxy.reload({ ...options, servers: [...next] })
+          options = { ...options, servers: [...next] }
+          return { migration: proxy.cluster.migration, servers: [...next] }
+        }
+        dashboard = createDashboard({ proxy, servers: options.servers, apply, port: dashboardPort })
+        try {
+          const where = await dashboard.listen()
+          console.log(`dashboard on http://${where.host}:${where.port}/`)
+        } catch (e) {
+          await proxy.close()
+          const inUse = (e as NodeJS.ErrnoException).code === 'EADDRINUSE'
+          throw inUse ? new Error(`port ${dashboardPort} is already in use (proxy --dashboard)`) : e
+        }
+      }
       process.on('SIGHUP', () => {
         console.log('SIGHUP: reloading the configuration')
         reload()
@@ -110,6 +138,9 @@ export function registerProxyCommand(program: Command): void {
             console.error(`rendezvous: reload failed: ${err instanceof Error ? err.message : String(err)}`),
           )
       })
-      closeOnSignals(() => proxy.close())
+      closeOnSignals(async () => {
+        await dashboard?.close()
+        await proxy.close()
+      })
     })
 }

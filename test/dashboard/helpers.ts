@@ -14,7 +14,12 @@ export interface UpProcess {
 
 /** Starts `rendezvous up ARGS` through tsx on the TypeScript sources. */
 export function startUp(args: string[]): UpProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', ...args], {
+  return startCli(['up', ...args])
+}
+
+/** Starts `rendezvous ARGS` (any subcommand) through tsx on the TypeScript sources. */
+export function startCli(args: string[]): UpProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
