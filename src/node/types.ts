@@ -3,6 +3,7 @@
 // The reply classes live in resp/ (layer 2) so the codec stays free of node/ imports; re-exported unchanged.
 export {
   DoubleReply,
+  Latin1Bulk,
   MapReply,
   NULL_ARRAY,
   OK,

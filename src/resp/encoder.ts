@@ -1,6 +1,7 @@
 // Reply encoder: writes Reply values as RESP2 or RESP3 into one growing buffer, flushed once per read event.
 import {
   DoubleReply,
+  Latin1Bulk,
   MapReply,
   NULL_ARRAY,
   type Reply,
@@ -49,6 +50,8 @@ export class ReplyWriter {
   write(reply: Reply, resp: 2 | 3): void {
     if (reply instanceof Buffer) {
       this.#bulk(reply)
+    } else if (reply instanceof Latin1Bulk) {
+      this.#bulkString(reply.text, 36, 'latin1')
     } else if (typeof reply === 'string') {
       this.#bulkString(reply)
     } else if (reply === null) {
@@ -207,13 +210,13 @@ export class ReplyWriter {
     this.#len = p
   }
 
-  #bulkString(s: string, type = 36): void {
-    const n = Buffer.byteLength(s)
+  #bulkString(s: string, type = 36, encoding: 'utf8' | 'latin1' = 'utf8'): void {
+    const n = encoding === 'latin1' ? s.length : Buffer.byteLength(s)
     this.#header(type, n)
     this.#ensure(n + 2)
     const buf = this.#buf
     let p = this.#len
-    p += buf.write(s, p, n, 'utf8')
+    p += buf.write(s, p, n, encoding)
     buf[p++] = 13
     buf[p++] = 10
     this.#len = p

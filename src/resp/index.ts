@@ -10,6 +10,7 @@ export {
 export { encodeCommand, encodeReply, formatDouble, ReplyWriter } from './encoder.js'
 export {
   DoubleReply,
+  Latin1Bulk,
   MapReply,
   NULL_ARRAY,
   OK,

@@ -44,8 +44,17 @@ export const NULL_ARRAY: unique symbol = Symbol('null array')
  * - arrays: a RESP array of replies;
  * - the classes above for the other types.
  */
+/**
+ * A bulk string whose bytes are the code units of a latin1 (one byte per char) JavaScript string: how the node
+ * stores short values. Written straight into the output buffer, without making a Buffer of it first.
+ */
+export class Latin1Bulk {
+  constructor(readonly text: string) {}
+}
+
 export type Reply =
   | Buffer
+  | Latin1Bulk
   | string
   | null
   | number

@@ -4,6 +4,7 @@ import { Keyspace, type KeyspaceOptions } from '../../src/node/keyspace.js'
 import {
   type ClientState,
   type CommandSpec,
+  Latin1Bulk,
   MapReply,
   type Reply,
   ReplyError,
@@ -25,6 +26,7 @@ export type Plain =
 export function plain(r: Reply): Plain {
   if (r === null || typeof r === 'number' || typeof r === 'bigint' || typeof r === 'string') return r
   if (Buffer.isBuffer(r)) return r.toString('latin1')
+  if (r instanceof Latin1Bulk) return r.text
   if (r instanceof Status) return { status: r.text }
   if (r instanceof ReplyError) return { error: r.message }
   if (r instanceof MapReply) return { map: r.entries.flatMap(([k, v]) => [plain(k), plain(v)]) }

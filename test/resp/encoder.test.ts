@@ -6,6 +6,7 @@ import { ProtocolError } from '../../src/resp/decoder.js'
 import { encodeReply, ReplyWriter } from '../../src/resp/encoder.js'
 import {
   DoubleReply,
+  Latin1Bulk,
   MapReply,
   NULL_ARRAY,
   OK,
@@ -189,4 +190,19 @@ describe('ReplyDecoder', () => {
       { numRuns: 2000 },
     )
   })
+})
+
+test('Latin1Bulk writes the code units of its text as bytes, in RESP2 and RESP3', () => {
+  const text = 'caf\u00e9\u00ff\u0000x'
+  for (const resp of [2, 3] as const) {
+    const out = encodeReply(new Latin1Bulk(text), resp)
+    assert.deepEqual(
+      out,
+      Buffer.concat([Buffer.from('$7\r\n'), Buffer.from(text, 'latin1'), Buffer.from('\r\n')]),
+    )
+  }
+  assert.deepEqual(
+    encodeReply([new Latin1Bulk(''), new Latin1Bulk('ab')]),
+    Buffer.from('*2\r\n$0\r\n\r\n$2\r\nab\r\n'),
+  )
 })

@@ -10,7 +10,7 @@ import {
   storedOfAscii,
   storedOfOwned,
 } from '../keyspace.js'
-import { type CommandSpec, OK, type Reply, ReplyError } from '../types.js'
+import { type CommandSpec, Latin1Bulk, OK, type Reply, ReplyError } from '../types.js'
 import { INT64_MAX, INT64_MIN, incrByFloat, intReply, parseInt64Bytes } from './numbers.js'
 import {
   command,
@@ -24,6 +24,11 @@ import {
 } from './replies.js'
 
 const EMPTY = Buffer.alloc(0)
+
+/** A stored string as a reply, without copying it: short values are latin1 strings, long ones Buffers. */
+function replyOf(v: StringValue): Reply {
+  return typeof v === 'string' ? new Latin1Bulk(v) : v
+}
 const OUT_OF_RANGE = new ReplyError('ERR offset is out of range')
 const TOO_LONG = new ReplyError('ERR string exceeds maximum allowed size (proto-max-bulk-len)')
 const DECR_OVERFLOW = new ReplyError('ERR decrement would overflow')
@@ -160,7 +165,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       const v = ks.read(keyOf(args[1]!))
       if (v === undefined) return null
       if (v instanceof Hash) return WRONGTYPE
-      return bytesOf(v)
+      return replyOf(v)
     }),
     command(
       'set',
@@ -251,7 +256,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
         const out: Reply[] = new Array(args.length - 1)
         for (let i = 1; i < args.length; i++) {
           const v = ks.read(keyOf(args[i]!))
-          out[i - 1] = v === undefined || v instanceof Hash ? null : bytesOf(v)
+          out[i - 1] = v === undefined || v instanceof Hash ? null : replyOf(v)
         }
         return out
       },
