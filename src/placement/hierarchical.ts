@@ -114,18 +114,15 @@ export class HierarchicalRendezvous implements Placement {
   }
 
   pick(key: Key): string {
-    const t = this.#table
-    if (t.uniform) laneAInto(key)
-    else digestInto(key)
+    laneAInto(key)
     if (this.size === 0) throw noServers()
     const ka = lastA()
-    const kb = lastB()
     const g = this.#groupOf(ka)
     const start = this.#start[g]!
     const end = this.#start[g + 1]!
     // An empty group (possible only with few servers per group) falls back to flat rendezvous.
-    if (start === end) return this.#ids[this.#flat.pick(ka, kb, key, 0, this.size)]!
-    return this.#ids[this.#server[t.pick(ka, kb, key, start, end)]!]!
+    if (start === end) return this.#ids[this.#flat.pick(ka, key, 0, this.size)]!
+    return this.#ids[this.#server[this.#table.pick(ka, key, start, end)]!]!
   }
 
   /** Server indices in the key's priority order: its group by score, then the rest in flat order. */

@@ -66,11 +66,9 @@ export class Rendezvous implements Placement {
   }
 
   pick(key: Key): string {
-    const t = this.#table
-    if (t.uniform) laneAInto(key)
-    else digestInto(key)
+    laneAInto(key)
     if (this.size === 0) throw noServers()
-    return this.#ids[t.pick(lastA(), lastB(), key, 0, this.size)]!
+    return this.#ids[this.#table.pick(lastA(), key, 0, this.size)]!
   }
 
   #rank(key: Key): number[] {

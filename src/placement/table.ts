@@ -4,6 +4,7 @@ import {
   draw53 as draw,
   fmix32i,
   type Key,
+  lastA,
   lastB,
   mixLow,
   TWO_M53,
@@ -147,16 +148,12 @@ export class ScoreTable {
   }
 
   /**
-   * The winning slot in [start, end) (not empty). The caller digests the key first: {@link laneAInto} suffices
-   * when `uniform` (kb is then ignored), {@link digestInto} otherwise.
+   * The winning slot in [start, end) (not empty), given lane A of the key's digest ({@link laneAInto}); lane B
+   * is computed from `key` only where needed.
    */
-  pick(ka: number, kb: number, key: Key, start: number, end: number): number {
-    return this.uniform ? this.pickUniform(ka, key, start, end) : this.pickWeighted(ka, kb, start, end)
-  }
-
-  /** Unequal weights: the winning slot in [start, end) (not empty) given the key's whole digest. */
-  pickWeighted(ka: number, kb: number, start: number, end: number): number {
-    return this.#ratios ? this.#pickRatio(ka, kb, start, end) : this.#pickLog(ka, kb, start, end)
+  pick(ka: number, key: Key, start: number, end: number): number {
+    if (this.uniform) return this.pickUniform(ka, key, start, end)
+    return this.#ratios ? this.#pickRatio(ka, key, start, end) : this.#pickLog(key, start, end)
   }
 
   /** Of two slots with equal scores, the one with the larger draw, then the smaller id. */
@@ -180,9 +177,10 @@ export class ScoreTable {
   // ratios (w / wmax) / e; ratios within RATIO_EPS of the best are settled by the spec's scores.
   // Two passes. The first computes no logarithm: a slot's top 12 bits j bound its ratio between
   // wn * INV_E_LO[j] and wn * INV_E[j]; slots whose upper bound is below the best lower bound so far cannot win
-  // (most fail the integer test j < jmin first), the others are remembered. The second pass computes the ratios
-  // of the remembered slots still within reach, usually one or two, with one logarithm each.
-  #pickRatio(ka: number, kb: number, start: number, end: number): number {
+  // (most fail the integer test j < jmin first), the others are remembered. When one remembered slot is still
+  // within reach of the best lower bound, it wins; otherwise the second pass computes the ratios of those
+  // within reach, with one logarithm each.
+  #pickRatio(ka: number, key: Key, start: number, end: number): number {
     const sa = this.sa
     const wn = this.wn
     this.#cand ??= new Int32Array(sa.length)
@@ -206,6 +204,19 @@ export class ScoreTable {
         jmin = firstBoundAtLeast(lb)
       }
     }
+    // One slot within reach is the winner: the slot that set bestLb is always within reach, and a tie would
+    // leave two. Most lookups end here, with no logarithm at all.
+    let within = 0
+    let last = -1
+    for (let c = 0; c < nc; c++) {
+      if (candUb[c]! >= bestLb) {
+        within++
+        last = c
+      }
+    }
+    if (within === 1) return cand[last]!
+    digestInto(key)
+    const kb = lastB()
     const sb = this.sb
     let best = -1
     let bestR = -1
@@ -227,7 +238,10 @@ export class ScoreTable {
   }
 
   // Weights too far apart for ratios: compare the spec's scores ln(w) - ln(e) directly.
-  #pickLog(ka: number, kb: number, start: number, end: number): number {
+  #pickLog(key: Key, start: number, end: number): number {
+    digestInto(key)
+    const ka = lastA()
+    const kb = lastB()
     const sa = this.sa
     const sb = this.sb
     const lw = this.lw
