@@ -1,44 +1,14 @@
 // Cluster vs ioredis sharded with hashring over 3 local redis-servers: get, set, mget-100 (ops/s, p50/p99).
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import HashRing from 'hashring'
 import { Redis } from 'ioredis'
 import { Cluster } from '../src/cluster/index.js'
+import { startRedis } from '../test/cluster/servers.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1)
 const ROUNDS = 3
 const CONCURRENCY = 32
 const KEYS = 10_000
 const VALUE = 'x'.repeat(100)
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address()
-      srv.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0))
-    })
-  })
-}
-
-async function startRedis(): Promise<{ port: number; proc: ChildProcess }> {
-  const port = await freePort()
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  await new Promise<void>((resolve, reject) => {
-    let out = ''
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString()
-      if (out.includes('Ready to accept connections')) resolve()
-    })
-    proc.once('exit', () => reject(new Error(`redis-server exited: ${out}`)))
-  })
-  return { port, proc }
-}
 
 interface Result {
   opsPerSec: number

@@ -1,40 +1,10 @@
 // Migration throughput (keys/s, MB/s) over local redis-servers, and origin load during a cache-mode join.
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { Cluster } from '../src/cluster/index.js'
+import { startRedis } from '../test/cluster/servers.js'
 
 const KEYS = Number(process.env.BENCH_MIGRATION_KEYS ?? 1_000_000)
 const VALUE = 'x'.repeat(100)
 const CACHE_KEYS = 20_000
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address()
-      srv.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0))
-    })
-  })
-}
-
-async function startRedis(): Promise<{ port: number; proc: ChildProcess }> {
-  const port = await freePort()
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  await new Promise<void>((resolve, reject) => {
-    let out = ''
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString()
-      if (out.includes('Ready to accept connections')) resolve()
-    })
-    proc.once('exit', () => reject(new Error(`redis-server exited: ${out}`)))
-  })
-  return { port, proc }
-}
 
 /** Store mode, 3 servers -> 4: load `KEYS` keys, add a server, time the migration. */
 async function throughput(replicas: number, ports: number[]) {
