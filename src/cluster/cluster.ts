@@ -596,7 +596,7 @@ export class Cluster {
     if (s === null) throw allDown()
     const [bytes, ttl] = this.#cacheBytes(buf, ttlMs)
     await this.#call(s, (b) => b.set(key, bytes, ttl > 0 ? { ttlMs: ttl } : undefined))
-    await this.#unwarm([key])
+    if (this.#migrator.warming) await this.#unwarm([key])
   }
 
   /** Values of `keys` as UTF-8 text (null for misses), in order. Throws {@link ClusterError} on partial failure. */
@@ -655,7 +655,7 @@ export class Cluster {
         }
       }),
     )
-    await this.#unwarm(keys)
+    if (this.#migrator.warming) await this.#unwarm(keys)
     if (failures.length > 0)
       throw partial('mset', failures, keys.length, (i) => (fail(i, failures) ? undefined : true))
   }
@@ -690,7 +690,7 @@ export class Cluster {
         }
       }),
     )
-    await this.#unwarm(keys)
+    if (this.#migrator.warming) await this.#unwarm(keys)
     if (failures.length > 0) throw partial('del', failures, keys.length, () => undefined)
     return removed
   }
@@ -725,7 +725,7 @@ export class Cluster {
       // Start from the previous owner's value, then make sure a later miss cannot bring that one back.
       await this.#warm(key)
       const n = await this.#call(s, (b) => b.incrBy(key, by))
-      await this.#unwarm([key])
+      if (this.#migrator.warming) await this.#unwarm([key])
       return n
     }
     return this.#call(s, (b) => b.incrBy(key, by))
@@ -1022,10 +1022,9 @@ export class Cluster {
 
   /**
    * During a warm-up, a write or delete also deletes the key from its previous owner, so that a later miss
-   * (an eviction on the new owner) cannot bring back the older value.
+   * (an eviction on the new owner) cannot bring back the older value. Callers check `warming` first.
    */
   async #unwarm(keys: readonly string[]): Promise<void> {
-    if (!this.#migrator.warming) return
     await Promise.all(
       keys.map((key) => {
         const s = this.#owner(key)
