@@ -10,7 +10,7 @@ import { promisify } from 'node:util'
 
 const run = promisify(execFile)
 const N = Number(process.env.BENCH_N ?? 200_000)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 
 for (const tool of ['redis-server', 'redis-benchmark', 'nutcracker']) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
