@@ -1,6 +1,6 @@
 // Our proxy against nutcracker (twemproxy) over the same 3 redis-servers: redis-benchmark GET/SET and MGET.
 // Environment: BENCH_N (requests per redis-benchmark run, default 200000), BENCH_ROUNDS (alternating rounds,
-// best kept, default 1).
+// best kept, default 3).
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
