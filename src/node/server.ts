@@ -6,6 +6,7 @@ import { ReplyWriter } from '../resp/encoder.js'
 import { type Reply, ReplyError } from '../resp/reply.js'
 import { connectionCommands, type ServerContext } from './builtins.js'
 import { dataCommands } from './commands/index.js'
+import { drain } from './drain.js'
 import { Keyspace } from './keyspace.js'
 import { type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './options.js'
 import type { ClientState, CommandSpec } from './types.js'
@@ -153,23 +154,12 @@ export class NodeServer {
   close(): Promise<void> {
     if (this.#closing !== null) return this.#closing
     this.#closing = (async () => {
-      const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
-      const gone: Promise<void>[] = []
-      for (const conn of this.#clients.values()) {
-        gone.push(new Promise((resolve) => conn.socket.once('close', () => resolve())))
-        this.#end(conn)
-      }
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          for (const conn of this.#clients.values()) conn.socket.destroy()
-          resolve()
-        }, this.#options.shutdownTimeout)
-        timer.unref()
-      })
-      await Promise.race([Promise.all(gone), timeout])
-      clearTimeout(timer)
-      await serverClosed
+      await drain(
+        this.#server,
+        () => this.#clients.values(),
+        (conn) => this.#end(conn),
+        this.#options.shutdownTimeout,
+      )
       this.#address = null
       this.#data.close?.()
       this.#options.log('rendezvous node closed')

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import { Cluster, type ClusterStats } from '../cluster/cluster.js'
 import type { ServerConfig } from '../cluster/options.js'
+import { drain } from '../node/drain.js'
 import { ProtocolError, RequestDecoder } from '../resp/decoder.js'
 import { encodeReply } from '../resp/encoder.js'
 import {
@@ -187,24 +188,11 @@ export class RendezvousProxy {
   close(): Promise<void> {
     if (this.#closing !== null) return this.#closing
     this.#closing = (async () => {
-      const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
-      const gone: Promise<void>[] = []
-      for (const c of this.#clients.values()) {
-        gone.push(new Promise((resolve) => c.socket.once('close', () => resolve())))
+      const quit = (c: Client): void => {
         c.quitting = true
         this.#flush(c)
       }
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          for (const c of this.#clients.values()) c.socket.destroy()
-          resolve()
-        }, this.#o.shutdownTimeout)
-        timer.unref()
-      })
-      await Promise.race([Promise.all(gone), timeout])
-      clearTimeout(timer)
-      await serverClosed
+      await drain(this.#server, () => this.#clients.values(), quit, this.#o.shutdownTimeout)
       await this.#cluster.close()
       this.#address = null
       this.#o.log('rendezvous proxy closed')
