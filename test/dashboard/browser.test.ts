@@ -1,6 +1,5 @@
 // End to end in a real browser: `rendezvous up` as a child process, Debian's chromium driven by playwright-core.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,26 +7,13 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { CHROMIUM, CHROMIUM_ARGS, haveChromium } from '../chromium.js'
 import { eventually, startUp, type UpProcess, waitForBanner } from './helpers.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 const KEYS = 600
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT === '1'
 
-const have = existsSync(CHROMIUM)
-if (!have && process.env.CI === 'true') {
-  throw new Error(`${CHROMIUM} is missing (apt-get install -y chromium); required when CI=true`)
-}
+const have = haveChromium()
 
 describe('dashboard in chromium', {
   skip: have ? false : `${CHROMIUM} not installed (apt-get install -y chromium)`,
@@ -45,7 +31,7 @@ describe('dashboard in chromium', {
     profile = await mkdtemp(join(tmpdir(), 'rendezvous-chromium-'))
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
-      args: ARGS,
+      args: CHROMIUM_ARGS,
       headless: true,
       viewport: { width: 1360, height: 1000 },
     })

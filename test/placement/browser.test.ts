@@ -1,7 +1,6 @@
 // The placement core in a real browser: bundled for the browser platform (no Node built-ins can sneak in), run in
 // Debian's chromium, it must place keys exactly as it does in Node.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,22 +8,9 @@ import { test } from 'node:test'
 import { build } from 'esbuild'
 import { chromium } from 'playwright-core'
 import { HierarchicalRendezvous, Rendezvous } from '../../src/placement/index.js'
+import { CHROMIUM, CHROMIUM_ARGS, haveChromium } from '../chromium.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-const have = existsSync(CHROMIUM)
-if (!have && process.env.CI === 'true') {
-  throw new Error(`${CHROMIUM} is missing (apt-get install -y chromium); required when CI=true`)
-}
+const have = haveChromium()
 
 const servers = [
   { id: 'a', weight: 1 },
@@ -48,7 +34,10 @@ test('placement in chromium agrees with Node', {
   })
   const code = bundle.outputFiles[0]!.text
   const profile = await mkdtemp(join(tmpdir(), 'rendezvous-placement-'))
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS })
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+  })
   try {
     const page = await context.newPage()
     await page.setContent('<!doctype html><title>placement</title>')
