@@ -222,6 +222,21 @@ export class RendezvousProxy {
       if (options.port !== undefined && options.port !== this.#o.port && this.#o.port !== 0) {
         this.#o.log(`reload: port ${options.port} ignored (a new address needs a restart)`)
       }
+      // Cache mode fences servers new to the membership before they serve: they may hold values that have
+      // changed since (the same rule as for a server that comes back). If one cannot be flushed, nothing changes.
+      if (next.mode === 'cache') {
+        const known = new Set(this.#o.servers.map((s) => s.id))
+        for (const s of next.servers) {
+          if (known.has(s.id)) continue
+          try {
+            await this.#probeNew(s, true)
+          } catch (e) {
+            throw new Error(
+              `reload: server "${s.id}" could not be fenced (flushed) before serving: ${e instanceof Error ? e.message : String(e)}; nothing changed, retry when it answers`,
+            )
+          }
+        }
+      }
       if (this.#applyLive(next)) {
         this.#o = next
         this.#passwordHash = next.requirepass === null ? null : sha256(next.requirepass)
@@ -948,8 +963,8 @@ export class RendezvousProxy {
     return OK_REPLY
   }
 
-  /** A server about to join must answer; in cache mode it is flushed so it cannot serve old values. */
-  async #probeNew(s: ServerConfig): Promise<void> {
+  /** A server about to join must answer; in cache mode (or when `flush`) it is flushed so it cannot serve old values. */
+  async #probeNew(s: ServerConfig, flush = this.#o.mode === 'cache'): Promise<void> {
     const lease = this.#pool.acquire({
       id: s.id,
       weight: s.weight ?? 1,
@@ -968,7 +983,7 @@ export class RendezvousProxy {
     })
     try {
       await Promise.race([lease.ping(), timeout])
-      if (this.#o.mode === 'cache') await Promise.race([lease.flush(), timeout])
+      if (flush) await Promise.race([lease.flush(), timeout])
     } catch (e) {
       throw new MembershipError(
         `PROXY ADD ${s.id}: ${s.host}:${s.port} does not answer: ${e instanceof Error ? e.message : String(e)}`,

@@ -171,4 +171,36 @@ describe('rendezvous proxy (the command)', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  test('cache mode: a server added by reload is flushed first, so it cannot serve a value it held from before', async () => {
+    const nodes = [createNode({ port: 0 }), createNode({ port: 0 })]
+    const ports: number[] = []
+    for (const n of nodes) ports.push((await n.listen()).port)
+    const proxy = createProxy({ port: 0, mode: 'cache', servers: [{ id: 'n0', port: ports[0]! }] })
+    await proxy.listen()
+    try {
+      // The newcomer already holds old values of keys that the cluster has since rewritten.
+      const stale = createProxy({ port: 0, mode: 'cache', servers: [{ id: 'n1', port: ports[1]! }] })
+      await stale.listen()
+      for (let i = 0; i < 50; i++) await stale.cluster.set(`k${i}`, 'old')
+      await stale.close()
+      for (let i = 0; i < 50; i++) await proxy.cluster.set(`k${i}`, 'new')
+      await proxy.reload({
+        mode: 'cache',
+        servers: [
+          { id: 'n0', port: ports[0]! },
+          { id: 'n1', port: ports[1]! },
+        ],
+      })
+      const moved = Array.from({ length: 50 }, (_, i) => `k${i}`).filter(
+        (k) => proxy.cluster.ownerOf(k) === 'n1',
+      )
+      assert.ok(moved.length > 0)
+      for (const k of moved)
+        assert.notEqual(await proxy.cluster.get(k), 'old', `${k} read a value from before`)
+    } finally {
+      await proxy.close()
+      await Promise.all(nodes.map((n) => n.close()))
+    }
+  })
 })
