@@ -1030,9 +1030,11 @@ export class RendezvousProxy {
     if (want('backends')) {
       lines.push('# Backends', `epoch:${s.cluster.epoch}`, `live_servers:${this.#cluster.liveServers.length}`)
       for (const b of s.cluster.servers) {
+        // A server being removed has left the membership but still drains: it shows as `addr=leaving`.
         const conf = this.#o.servers.find((x) => x.id === b.id)
+        const addr = conf === undefined ? 'leaving' : `${conf.host ?? '127.0.0.1'}:${conf.port}`
         lines.push(
-          `backend_${b.id}:addr=${conf?.host ?? '127.0.0.1'}:${conf?.port},up=${b.up ? 1 : 0},epoch=${b.epoch},requests=${b.requests},errors=${b.errors},timeouts=${b.timeouts},down_count=${b.downCount},time_down_ms=${b.timeDownMs}`,
+          `backend_${b.id}:addr=${addr},up=${b.up ? 1 : 0},epoch=${b.epoch},requests=${b.requests},errors=${b.errors},timeouts=${b.timeouts},down_count=${b.downCount},time_down_ms=${b.timeDownMs}`,
         )
       }
       lines.push('')
