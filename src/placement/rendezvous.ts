@@ -38,6 +38,9 @@ export class Rendezvous implements Placement {
   readonly size: number
   #ids: string[]
   #table: ScoreTable
+  /** Server index (null: the same as the slot) and id of each table slot. */
+  #slotServer: Int32Array | null
+  #slotIds: string[]
   /** Zone class of each server (one number per zone; a server without a zone is a zone of its own). */
   #zoneOf: Int32Array
   #hasZones: boolean
@@ -50,7 +53,13 @@ export class Rendezvous implements Placement {
     this.servers = Object.freeze(list)
     this.size = list.length
     this.#ids = list.map((s) => s.id)
-    this.#table = new ScoreTable(list, digestServers(list), [...list.keys()])
+    // With unequal weights, heaviest servers first: the weighted pick then finds a strong candidate early and
+    // skips more servers. (Slot order never changes a result: ties break by draw and id, not by position.)
+    const equal = list.every((s) => s.weight === list[0]!.weight)
+    const order = equal ? null : [...list.keys()].sort((a, b) => list[b]!.weight - list[a]!.weight)
+    this.#slotServer = order === null ? null : Int32Array.from(order)
+    this.#slotIds = order === null ? this.#ids : order.map((i) => list[i]!.id)
+    this.#table = new ScoreTable(list, digestServers(list), order ?? [...list.keys()])
     this.#hasZones = list.some((s) => s.zone !== undefined)
     this.#zoneOf = this.#hasZones ? zoneClasses(list) : new Int32Array(0)
   }
@@ -68,13 +77,21 @@ export class Rendezvous implements Placement {
   pick(key: Key): string {
     laneAInto(key)
     if (this.size === 0) throw noServers()
-    return this.#ids[this.#table.pick(lastA(), key, 0, this.size)]!
+    return this.#slotIds[this.#table.pick(lastA(), key, 0, this.size)]!
   }
 
-  #rank(key: Key): number[] {
+  /** Table slots sorted best first for a key. */
+  #rankSlots(key: Key): number[] {
     digestInto(key)
     if (this.size === 0) throw noServers()
     return this.#table.rank(lastA(), lastB(), 0, this.size)
+  }
+
+  /** Server indices sorted best first for a key. */
+  #rank(key: Key): number[] {
+    const slots = this.#rankSlots(key)
+    const server = this.#slotServer
+    return server === null ? slots : slots.map((k) => server[k]!)
   }
 
   pickN(key: Key, n: number): string[] {
@@ -97,10 +114,10 @@ export class Rendezvous implements Placement {
    */
   scores(key: Key): { id: string; u: number; score: number }[] {
     const t = this.#table
-    return this.#rank(key).map((i) => ({
-      id: this.#ids[i]!,
-      u: uniform(t.lastDraw(i)),
-      score: weightedScore(Math.log(this.servers[i]!.weight), t.lastDraw(i)),
+    return this.#rankSlots(key).map((k) => ({
+      id: this.#slotIds[k]!,
+      u: uniform(t.lastDraw(k)),
+      score: weightedScore(Math.log(this.servers[this.#slotServer?.[k] ?? k]!.weight), t.lastDraw(k)),
     }))
   }
 
