@@ -3,9 +3,10 @@
 // pipeline depth, best kept, default 3), BENCH_KEYS (keys for the memory comparison, default 1000000).
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { promisify } from 'node:util'
 import { encodeCommand } from '../src/resp/encoder.js'
+import { freePort } from '../test/cluster/servers.js'
 
 const run = promisify(execFile)
 const N = Number(process.env.BENCH_N ?? 200_000)
@@ -30,16 +31,6 @@ interface Server {
   name: string
   port: number
   child: ChildProcess
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))))
-    })
-  })
 }
 
 async function waitReady(port: number): Promise<void> {

@@ -3,10 +3,11 @@
 // best kept, default 3).
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { freePort } from '../test/cluster/servers.js'
 
 const run = promisify(execFile)
 const N = Number(process.env.BENCH_N ?? 200_000)
@@ -19,16 +20,6 @@ for (const tool of ['redis-server', 'redis-benchmark', 'nutcracker']) {
     )
     process.exit(process.env.CI === 'true' ? 1 : 0)
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))))
-    })
-  })
 }
 
 async function waitPort(port: number): Promise<void> {

@@ -1,9 +1,8 @@
 // Fault tests with real redis-server processes: SIGSTOP/SIGCONT and kill -9 of a server under a running load.
 import assert from 'node:assert/strict'
-import dc from 'node:diagnostics_channel'
 import { after, describe, test } from 'node:test'
 import { Cluster, type ClusterOptions } from '../../src/cluster/index.js'
-import { haveRedis, type ServerProcess, startRedis } from './servers.js'
+import { haveRedis, type ServerProcess, startRedis, waitForEvent } from './servers.js'
 
 const available = haveRedis()
 const procs: ServerProcess[] = []
@@ -26,23 +25,6 @@ function cluster(servers: ServerProcess[], options: Partial<ClusterOptions>): Cl
     probeMinMs: 50,
     probeMaxMs: 200,
     ...options,
-  })
-}
-
-/** Resolves when a server event for `id` is published (or rejects after `ms`). */
-function waitFor(channel: string, id: string, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fn = (m: unknown) => {
-      if ((m as { id: string }).id !== id) return
-      dc.unsubscribe(channel, fn)
-      clearTimeout(timer)
-      resolve()
-    }
-    const timer = setTimeout(() => {
-      dc.unsubscribe(channel, fn)
-      reject(new Error(`no ${channel} for ${id} within ${ms} ms`))
-    }, ms)
-    dc.subscribe(channel, fn)
   })
 }
 
@@ -81,7 +63,7 @@ describe('faults (real redis-server processes)', {
         let errorsAfterDown = 0
         let staleReads = 0
         let reads = 0
-        const wentDown = waitFor('rendezvous:cluster:server-down', victimId, 5000).then(() => {
+        const wentDown = waitForEvent('rendezvous:cluster:server-down', victimId, 5000).then(() => {
           down = true
         })
         const read = async (n: number) => {
@@ -112,7 +94,7 @@ describe('faults (real redis-server processes)', {
           }
         }
         // Phase 3: it returns; once fenced and back, every key must read its new value.
-        const back = waitFor('rendezvous:cluster:server-up', victimId, 5000)
+        const back = waitForEvent('rendezvous:cluster:server-up', victimId, 5000)
         if (fault === 'SIGSTOP/SIGCONT') victim.proc.kill('SIGCONT')
         else {
           const restarted = await startRedis(victim.port)

@@ -13,7 +13,7 @@ import {
   type ServerConfig,
 } from '../../src/cluster/index.js'
 import { Rendezvous } from '../../src/placement/index.js'
-import { haveRedis, type ServerProcess, sleep, startRedis } from './servers.js'
+import { haveRedis, type ServerProcess, sleep, startRedis, waitForEvent } from './servers.js'
 
 /** A store/cache cluster over memory backends the test can inspect. */
 function memoryCluster(ids: string[], options: Partial<ClusterOptions> = {}) {
@@ -299,22 +299,6 @@ async function redisKeys(port: number): Promise<Set<string>> {
   }
 }
 
-function waitFor(channel: string, id: string, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fn = (m: unknown) => {
-      if ((m as { id: string }).id !== id) return
-      dc.unsubscribe(channel, fn)
-      clearTimeout(timer)
-      resolve()
-    }
-    const timer = setTimeout(() => {
-      dc.unsubscribe(channel, fn)
-      reject(new Error(`no ${channel} for ${id} within ${ms} ms`))
-    }, ms)
-    dc.subscribe(channel, fn)
-  })
-}
-
 /** Resolves with the result of the next migration of `reason` for server `id` to end (bounded). */
 function nextDone(reason: string, id: string, ms = 30_000): Promise<MigrationResult> {
   return new Promise((resolve, reject) => {
@@ -412,13 +396,13 @@ describe('migration with real redis-server processes', {
     await sleep(300)
     assert.equal((await step('join s4', cluster.addServer(config(4)))).status, 'done')
     assert.equal((await step('leave s1', cluster.removeServer('s1'))).status, 'done')
-    const down = waitFor('rendezvous:cluster:server-down', 's2', 10_000)
+    const down = waitForEvent('rendezvous:cluster:server-down', 's2', 10_000)
     const repaired = nextDone('down', 's2')
     await servers[2]!.kill()
     await down
     log.push(`kill -9 s2 after ${writes} writes`)
     await step('re-replicate after s2 down', { done: repaired })
-    const up = waitFor('rendezvous:cluster:server-up', 's2', 10_000)
+    const up = waitForEvent('rendezvous:cluster:server-up', 's2', 10_000)
     const reconciled = nextDone('up', 's2')
     servers[2] = await startRedis(servers[2]!.port)
     procs.push(servers[2])

@@ -1,5 +1,6 @@
 // Test helpers: real redis-server processes on free loopback ports, and our own node, started and stopped.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import dc from 'node:diagnostics_channel'
 import { createServer } from 'node:net'
 
 /** A running server process. */
@@ -78,4 +79,21 @@ function spawnRedis(port: number, extra: string[]): Promise<ServerProcess> {
 /** Pauses for `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Resolves when `channel` publishes an event for server `id` (or rejects after `ms`). */
+export function waitForEvent(channel: string, id: string, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fn = (m: unknown) => {
+      if ((m as { id: string }).id !== id) return
+      dc.unsubscribe(channel, fn)
+      clearTimeout(timer)
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      dc.unsubscribe(channel, fn)
+      reject(new Error(`no ${channel} for ${id} within ${ms} ms`))
+    }, ms)
+    dc.subscribe(channel, fn)
+  })
 }
