@@ -318,6 +318,14 @@ export class Cluster {
     return this.#members.map((s) => s.id)
   }
 
+  /**
+   * True while a cache-mode warm-up runs after a membership change: a miss on a key's new owner is then worth
+   * asking its previous owner about (`getBuffer` does so).
+   */
+  get warming(): boolean {
+    return this.#migrator.warming
+  }
+
   /** The migration running now (a membership change, a re-replication, a warm-up), or null. */
   get migration(): Migration | null {
     return this.#migrator.current

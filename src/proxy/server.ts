@@ -95,6 +95,9 @@ function sha256(v: string | Buffer): Buffer {
   return createHash('sha256').update(v).digest()
 }
 
+const NIL2 = Buffer.from('$-1\r\n')
+const NIL3 = Buffer.from('_\r\n')
+
 /** The text of any failure, for an error reply. */
 function failure(e: unknown): Buffer {
   const message = e instanceof Error ? e.message : String(e)
@@ -496,6 +499,7 @@ export class RendezvousProxy {
     switch (route.kind) {
       case 'key':
         if (this.#o.mode === 'store') return this.#storeCommand(spec, args)
+        if (spec.name === 'get' && this.#cluster.warming) return this.#warmGet(args[1]!, args)
         if (c.resp === 3 && spec.resp3 !== undefined)
           return this.#forward(args[1]!, args).then(resp3(spec.resp3))
         return this.#forward(args[1]!, args)
@@ -517,6 +521,22 @@ export class RendezvousProxy {
   /** Sends the request as it is to the owner of `key`; its reply comes back as it is. */
   #forward(key: Buffer, args: Buffer[]): Promise<Buffer> {
     return this.#cluster.route(key.toString('utf8'), (b) => (b as RawBackend).send(args)).catch(this.#onFail)
+  }
+
+  /**
+   * GET during a cache warm-up (after a membership change): a miss on the key's new owner is answered through
+   * the cluster, which asks the key's previous owner and copies the value over (mcrouter's WarmUpRoute), so
+   * that adding a server does not turn its keys into misses that all go to the clients' origin at once.
+   */
+  async #warmGet(key: Buffer, args: Buffer[]): Promise<Buffer> {
+    const raw = await this.#forward(key, args)
+    if (!raw.equals(NIL2) && !raw.equals(NIL3)) return raw
+    try {
+      const value = await this.#cluster.getBuffer(key.toString('utf8'))
+      return value === null ? raw : bytes(value)
+    } catch (e) {
+      return this.#onFail(e)
+    }
   }
 
   readonly #onFail = (e: unknown): Buffer => {

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { Redis } from 'ioredis'
 import { createNode } from '../../src/node/index.js'
 import { parseProxyConfig } from '../../src/proxy/config.js'
 import { createProxy } from '../../src/proxy/index.js'
@@ -199,6 +200,30 @@ describe('rendezvous proxy (the command)', () => {
       for (const k of moved)
         assert.notEqual(await proxy.cluster.get(k), 'old', `${k} read a value from before`)
     } finally {
+      await proxy.close()
+      await Promise.all(nodes.map((n) => n.close()))
+    }
+  })
+
+  test('cache mode: after a server joins, GET through the proxy finds keys on their previous owners (warm-up)', async () => {
+    const nodes = [createNode({ port: 0 }), createNode({ port: 0 }), createNode({ port: 0 })]
+    const ports: number[] = []
+    for (const n of nodes) ports.push((await n.listen()).port)
+    const servers = ports.map((p, i) => ({ id: `n${i}`, port: p }))
+    const proxy = createProxy({ port: 0, mode: 'cache', servers: servers.slice(0, 2) })
+    const { port } = await proxy.listen()
+    const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0 })
+    try {
+      await client.connect()
+      const keys = Array.from({ length: 200 }, (_, i) => `user:${i}`)
+      for (const k of keys) await client.set(k, `value of ${k}`)
+      await proxy.reload({ mode: 'cache', servers })
+      const moved = keys.filter((k) => proxy.cluster.ownerOf(k) === 'n2')
+      assert.ok(moved.length > 0 && proxy.cluster.warming)
+      for (const k of moved)
+        assert.equal(await client.get(k), `value of ${k}`, `${k} was lost to a cold miss`)
+    } finally {
+      client.disconnect()
       await proxy.close()
       await Promise.all(nodes.map((n) => n.close()))
     }
