@@ -1,7 +1,7 @@
 // Hash commands: HSET HGET HMGET HGETALL HDEL HEXISTS HLEN HINCRBY.
 import { bytesOf, Hash, type Keyspace, keyOf, storedOf, storedOfAscii, type Value } from '../keyspace.js'
 import { type CommandSpec, MapReply, type Reply, ReplyError } from '../types.js'
-import { INT64_MAX, INT64_MIN, intReply, parseInt64Bytes } from './numbers.js'
+import { addInt64, intReply, parseInt64Bytes } from './numbers.js'
 import { command, NOT_INTEGER, OVERFLOW, WRONGTYPE, wrongArity } from './replies.js'
 
 const HASH_NOT_INTEGER = new ReplyError('ERR hash value is not an integer')
@@ -124,13 +124,8 @@ export function hashCommands(ks: Keyspace): CommandSpec[] {
           if (parsed === null) return HASH_NOT_INTEGER
           current = parsed
         }
-        if (
-          (incr < 0n && current < 0n && incr < INT64_MIN - current) ||
-          (incr > 0n && current > 0n && incr > INT64_MAX - current)
-        ) {
-          return OVERFLOW
-        }
-        const next = current + incr
+        const next = addInt64(current, incr)
+        if (next === null) return OVERFLOW
         ks.hashSet(key, h, field, storedOfAscii(next.toString()))
         return intReply(next)
       },

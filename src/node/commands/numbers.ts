@@ -5,6 +5,17 @@ export const INT64_MAX = 9223372036854775807n
 /** Smallest int64. */
 export const INT64_MIN = -9223372036854775808n
 
+/** current + incr, or null when the sum leaves int64 (Redis answers `increment or decrement would overflow`). */
+export function addInt64(current: bigint, incr: bigint): bigint | null {
+  if (
+    (incr < 0n && current < 0n && incr < INT64_MIN - current) ||
+    (incr > 0n && current > 0n && incr > INT64_MAX - current)
+  ) {
+    return null
+  }
+  return current + incr
+}
+
 const INT_RE = /^(?:0|-?[1-9][0-9]*)$/
 
 /**

@@ -11,7 +11,7 @@ import {
   storedOfOwned,
 } from '../keyspace.js'
 import { type CommandSpec, Latin1Bulk, OK, type Reply, ReplyError } from '../types.js'
-import { INT64_MAX, INT64_MIN, incrByFloat, intReply, parseInt64Bytes } from './numbers.js'
+import { addInt64, INT64_MAX, INT64_MIN, incrByFloat, intReply, parseInt64Bytes } from './numbers.js'
 import {
   command,
   invalidExpire,
@@ -149,13 +149,8 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       if (parsed === null) return NOT_INTEGER
       current = parsed
     }
-    if (
-      (incr < 0n && current < 0n && incr < INT64_MIN - current) ||
-      (incr > 0n && current > 0n && incr > INT64_MAX - current)
-    ) {
-      return OVERFLOW
-    }
-    const next = current + incr
+    const next = addInt64(current, incr)
+    if (next === null) return OVERFLOW
     ks.set(key, storedOfAscii(next.toString()), KEEP_TTL)
     return intReply(next)
   }
