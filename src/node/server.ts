@@ -6,9 +6,9 @@ import { ReplyWriter } from '../resp/encoder.js'
 import { type Reply, ReplyError } from '../resp/reply.js'
 import { connectionCommands, type ServerContext } from './builtins.js'
 import { dataCommands } from './commands/index.js'
-import { drain } from './drain.js'
 import { Keyspace } from './keyspace.js'
 import { type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './options.js'
+import { drain, listen } from './tcp.js'
 import type { ClientState, CommandSpec } from './types.js'
 
 /** The data side a {@link NodeServer} serves: its commands, its INFO sections, and what to stop on close. */
@@ -131,19 +131,12 @@ export class NodeServer {
   /** Starts listening on the configured host and port; resolves with the actual address. */
   listen(): Promise<NodeAddress> {
     const { host, port, log } = this.#options
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err)
-      this.#server.once('error', onError)
-      this.#server.listen({ host, port, exclusive: true }, () => {
-        this.#server.off('error', onError)
-        const a = this.#server.address()
-        const actual = typeof a === 'object' && a !== null ? a.port : port
-        this.#address = { host, port: actual }
-        log(
-          `rendezvous node listening on ${host.includes(':') ? `[${host}]` : host}:${actual} (pid ${process.pid})`,
-        )
-        resolve(this.#address)
-      })
+    return listen(this.#server, host, port).then((actual) => {
+      this.#address = { host, port: actual }
+      log(
+        `rendezvous node listening on ${host.includes(':') ? `[${host}]` : host}:${actual} (pid ${process.pid})`,
+      )
+      return this.#address
     })
   }
 

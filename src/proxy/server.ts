@@ -3,7 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import { Cluster, type ClusterStats } from '../cluster/cluster.js'
 import type { ServerConfig } from '../cluster/options.js'
-import { drain } from '../node/drain.js'
+import { drain, listen } from '../node/tcp.js'
 import { ProtocolError, RequestDecoder } from '../resp/decoder.js'
 import { encodeReply } from '../resp/encoder.js'
 import {
@@ -167,20 +167,13 @@ export class RendezvousProxy {
   /** Starts listening; resolves with the actual address. */
   listen(): Promise<ProxyAddress> {
     const { host, port, log } = this.#o
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(e)
-      this.#server.once('error', onError)
-      this.#server.listen({ host, port, exclusive: true }, () => {
-        this.#server.off('error', onError)
-        const a = this.#server.address()
-        const actual = typeof a === 'object' && a !== null ? a.port : port
-        this.#address = { host, port: actual }
-        const servers = this.#o.servers.map((s) => `${s.id}@${s.host ?? '127.0.0.1'}:${s.port}`).join(', ')
-        log(
-          `rendezvous proxy listening on ${host.includes(':') ? `[${host}]` : host}:${actual} (pid ${process.pid}, mode ${this.#o.mode}, servers ${servers})`,
-        )
-        resolve(this.#address)
-      })
+    return listen(this.#server, host, port).then((actual) => {
+      this.#address = { host, port: actual }
+      const servers = this.#o.servers.map((s) => `${s.id}@${s.host ?? '127.0.0.1'}:${s.port}`).join(', ')
+      log(
+        `rendezvous proxy listening on ${host.includes(':') ? `[${host}]` : host}:${actual} (pid ${process.pid}, mode ${this.#o.mode}, servers ${servers})`,
+      )
+      return this.#address
     })
   }
 

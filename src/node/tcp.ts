@@ -1,5 +1,18 @@
-// Graceful shutdown of a TCP server: stop accepting, let each connection finish, then force the stragglers.
+// Starting and stopping the project's TCP servers (the node and the proxy): listen, then drain gracefully.
 import type { Server, Socket } from 'node:net'
+
+/** Listens on `host:port` (port 0 picks one); resolves with the actual port, rejects on a listen error. */
+export function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err)
+    server.once('error', onError)
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', onError)
+      const a = server.address()
+      resolve(typeof a === 'object' && a !== null ? a.port : port)
+    })
+  })
+}
 
 /**
  * Stops `server` accepting connections, asks each open connection to end with `end` (which should close it after
