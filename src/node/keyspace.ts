@@ -1,5 +1,6 @@
 // The node's data: a byte-accounted LRU keyspace with TTLs, maxmemory eviction, active expiry and INFO stats.
 import { performance } from 'node:perf_hooks'
+import { KeyIndex } from './keyindex.js'
 
 /**
  * A string value. Keys, hash fields and values are arbitrary bytes; they are held as JavaScript strings in
@@ -177,7 +178,7 @@ export function bytesToHuman(n: number): string {
 /**
  * The keyspace of a node (Redis's db0).
  *
- * Layout: a `Map` from key to slot number, and per-slot storage: the key and the value in two arrays, the
+ * Layout: a {@link KeyIndex} from key to slot number, and per-slot storage: the key and the value in two arrays, the
  * absolute expiry time (0 = none) and the links of a doubly linked LRU list in typed arrays. A key keeps its
  * slot for its whole life and freed slots are reused (a free list threaded through `next`), which gives
  * SCAN a stable, stateless cursor (see {@link Keyspace.scan}) and makes eviction O(1): the head of the list
@@ -194,8 +195,8 @@ export function bytesToHuman(n: number): string {
  * Expiry follows Redis: a key whose expiry time is T is alive while now <= T, and never seen after.
  */
 export class Keyspace {
-  #index = new Map<string, number>()
   #keys: (string | undefined)[] = []
+  #index = new KeyIndex(this.#keys)
   #vals: (Value | undefined)[] = []
   #exp = new Float64Array(0)
   #prev = new Int32Array(0)
@@ -373,7 +374,7 @@ export class Keyspace {
   // Lookup of a live slot: -1 when missing or expired (an expired key is deleted on the spot).
   #find(key: string, touch: boolean): number {
     const slot = this.#index.get(key)
-    if (slot === undefined) return -1
+    if (slot < 0) return -1
     const at = this.#exp[slot]!
     if (at !== 0 && this.#now() > at) {
       this.#remove(key, slot)
@@ -430,10 +431,10 @@ export class Keyspace {
    */
   set(key: string, value: Value, expireAt = 0): void {
     let slot = this.#index.get(key)
-    if (slot === undefined) {
+    if (slot < 0) {
       slot = this.#allocSlot()
-      this.#index.set(key, slot)
       this.#keys[slot] = key
+      this.#index.add(key, slot)
       this.#linkTail(slot)
     } else {
       this.#used -= entryBytes(key, this.#vals[slot]!)
@@ -521,7 +522,7 @@ export class Keyspace {
     hash.fields.delete(field)
     if (hash.fields.size === 0) {
       const slot = this.#index.get(key)
-      if (slot !== undefined && this.#vals[slot] === hash) this.#remove(key, slot)
+      if (slot >= 0 && this.#vals[slot] === hash) this.#remove(key, slot)
       hash.bytes = 0
       return true
     }
@@ -532,7 +533,7 @@ export class Keyspace {
   // Accounts a hash's change of size; stores the hash under `key` if it is not stored there yet (new hash).
   #hashChanged(key: string, hash: Hash, delta: number): void {
     const slot = this.#index.get(key)
-    if (slot !== undefined && this.#vals[slot] === hash) {
+    if (slot >= 0 && this.#vals[slot] === hash) {
       hash.bytes += delta
       this.#used += delta
       this.#touch(slot)
@@ -545,8 +546,8 @@ export class Keyspace {
 
   /** Deletes every key (FLUSHALL). Counters are kept, as Redis keeps them. */
   clear(): void {
-    this.#index = new Map()
     this.#keys = []
+    this.#index = new KeyIndex(this.#keys)
     this.#vals = []
     this.#exp = new Float64Array(0)
     this.#prev = new Int32Array(0)
