@@ -26,7 +26,7 @@ import {
   type ServerConfig,
   type Value,
 } from './options.js'
-import { RespBackend } from './resp.js'
+import { PipelinedBackend } from './pipelined.js'
 import { SingleFlight } from './singleflight.js'
 
 /** The message published on every cluster channel. */
@@ -257,7 +257,7 @@ export class Cluster {
     const factory =
       this.#o.backendFactory ??
       ((s: ResolvedServer) =>
-        new RespBackend({
+        new PipelinedBackend({
           id: s.id,
           host: s.host,
           port: s.port!,

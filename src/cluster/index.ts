@@ -32,5 +32,10 @@ export {
   migrationChannels,
 } from './migration.js'
 export type { ClusterOptions, Loader, ResolvedServer, ServerConfig, Value } from './options.js'
-export { RespBackend, type RespBackendOptions } from './resp.js'
+export {
+  isRawBackend,
+  PipelinedBackend,
+  type PipelinedBackendOptions,
+  type RawBackend,
+} from './pipelined.js'
 export { SingleFlight } from './singleflight.js'

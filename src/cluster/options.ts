@@ -24,7 +24,8 @@ export interface ClusterOptions {
   readonly servers: readonly ServerConfig[]
   /**
    * Makes the backend of one server. Inject memory or fake backends in tests, or another protocol.
-   * @default a RespBackend (ioredis, one pipelined connection) to `host:port` with `password`
+   * @default a PipelinedBackend (one pipelined connection, on the project's RESP codec) to `host:port` with
+   *   `password`
    */
   readonly backendFactory?: (server: ResolvedServer) => Backend
   /**

@@ -4,7 +4,7 @@ import type { Backend } from '../cluster/backend.js'
 import { type Cluster, channels, type ServerEvent } from '../cluster/cluster.js'
 import type { Migration, MigrationResult } from '../cluster/migration.js'
 import type { ServerConfig } from '../cluster/options.js'
-import { isRawBackend } from '../proxy/backend.js'
+import { isRawBackend } from '../cluster/pipelined.js'
 import type { RendezvousProxy } from '../proxy/server.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import { Cluster, type ClusterStats } from '../cluster/cluster.js'
 import type { ServerConfig } from '../cluster/options.js'
+import type { RawBackend } from '../cluster/pipelined.js'
 import { drain, listen } from '../node/tcp.js'
 import { ProtocolError, RequestDecoder } from '../resp/decoder.js'
 import { encodeReply } from '../resp/encoder.js'
@@ -16,7 +17,7 @@ import {
   VerbatimReply,
 } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
-import type { RawBackend } from './backend.js'
+import { arrayElements, errorText, integerReply, isErrorReply } from '../resp/scan.js'
 import { arityOk, COMMANDS, type CommandSpec } from './commands.js'
 import {
   type MembershipChange,
@@ -26,7 +27,6 @@ import {
   serversReply,
 } from './membership.js'
 import { type ProxyOptions, type ResolvedProxyOptions, resolveProxyOptions } from './options.js'
-import { arrayElements, errorText, integerReply, isErrorReply } from './scan.js'
 import { BackendPool } from './shared.js'
 
 /** Where the proxy listens. */

@@ -1,7 +1,7 @@
 // Backend connections shared across the clusters a proxy builds over its life (reloads), counted by reference.
 import type { SetOptions } from '../cluster/backend.js'
 import type { ResolvedServer } from '../cluster/options.js'
-import { PipelinedBackend, type RawBackend } from './backend.js'
+import { PipelinedBackend, type RawBackend } from '../cluster/pipelined.js'
 
 interface Entry {
   readonly backend: PipelinedBackend

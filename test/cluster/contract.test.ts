@@ -4,9 +4,8 @@ import { after, before, beforeEach, describe, test } from 'node:test'
 import type { Backend } from '../../src/cluster/backend.js'
 import { encode, Kind } from '../../src/cluster/envelope.js'
 import { MemoryBackend } from '../../src/cluster/memory.js'
-import { RespBackend } from '../../src/cluster/resp.js'
+import { PipelinedBackend } from '../../src/cluster/pipelined.js'
 import { createNode } from '../../src/node/index.js'
-import { PipelinedBackend } from '../../src/proxy/backend.js'
 import { haveRedis, type ServerProcess, sleep, startRedis } from './servers.js'
 
 interface Harness {
@@ -20,9 +19,8 @@ interface Harness {
 
 type Make = () => Promise<Harness>
 
-/** A RESP client backend for a server: the cluster's (ioredis) or the proxy's (our own codec). */
+/** The RESP client backend for a server (the cluster's and the proxy's, on our own codec). */
 type Client = (id: string, port: number, password: string | null) => Backend
-const ioredisClient: Client = (id, port, password) => new RespBackend({ id, port, password })
 const codecClient: Client = (id, port, password) => new PipelinedBackend({ id, port, password })
 
 function memory(): Make {
@@ -88,15 +86,13 @@ function redis(client: Client, password?: string): Make {
 
 const backends: [string, Make][] = [
   ['MemoryBackend', memory()],
-  ['RespBackend on our node', ourNode(ioredisClient)],
-  ["the proxy's PipelinedBackend on our node", ourNode(codecClient)],
+  ['PipelinedBackend on our node', ourNode(codecClient)],
 ]
 if (haveRedis()) {
-  backends.push(['RespBackend on redis-server', redis(ioredisClient)])
-  backends.push(['RespBackend on redis-server with requirepass', redis(ioredisClient, 's3cret')])
-  backends.push(["the proxy's PipelinedBackend on redis-server", redis(codecClient)])
+  backends.push(['PipelinedBackend on redis-server', redis(codecClient)])
+  backends.push(['PipelinedBackend on redis-server with requirepass', redis(codecClient, 's3cret')])
 } else {
-  test('RespBackend on redis-server', {
+  test('PipelinedBackend on redis-server', {
     skip: 'redis-server not installed (CI=true makes this fail)',
   }, () => {})
 }
@@ -300,3 +296,18 @@ for (const [name, make] of backends) {
     })
   })
 }
+
+test('PipelinedBackend: a refused password fails its calls with an error saying so, and the server stays up', async () => {
+  const node = createNode({ port: 0, requirepass: 'right' })
+  const { port } = await node.listen()
+  const wrong = new PipelinedBackend({ id: 'n', port, password: 'wrong' })
+  const right = new PipelinedBackend({ id: 'n', port, password: 'right' })
+  try {
+    await assert.rejects(wrong.get('k'), /server "n" refused the password: -WRONGPASS/)
+    await right.set('k', b('v'))
+    assert.deepEqual(await right.get('k'), b('v'))
+  } finally {
+    await Promise.all([wrong.close(), right.close()])
+    await node.close()
+  }
+})

@@ -1,5 +1,5 @@
-// Finds where each reply ends in a backend's byte stream, and reads the few reply shapes the proxy merges.
-import { ProtocolError } from '../resp/decoder.js'
+// Finds where each reply ends in a server's byte stream, and reads the few reply shapes the proxy merges.
+import { ProtocolError } from './decoder.js'
 
 const CR = 13
 const LF = 10

@@ -1,10 +1,10 @@
 // A Backend on one pipelined connection per server, built on our codec, that can also pass raw replies through.
 import { connect, type Socket } from 'node:net'
-import { type Backend, type Entry, ReplyError, type SetOptions } from '../cluster/backend.js'
-import { Scripts } from '../cluster/scripts.js'
 import { ReplyError as ErrorReply, NULL_ARRAY, type Reply, Status } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
-import { INCOMPLETE, replyEnd } from './scan.js'
+import { INCOMPLETE, replyEnd } from '../resp/scan.js'
+import { type Backend, type Entry, ReplyError, type SetOptions } from './backend.js'
+import { Scripts } from './scripts.js'
 
 /** A {@link Backend} that can also send any command and hand back its reply as raw bytes. */
 export interface RawBackend extends Backend {
