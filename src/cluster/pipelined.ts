@@ -235,16 +235,34 @@ export class PipelinedBackend implements RawBackend {
 
   /** Appends `*<n>\r\n` and each argument as a bulk string to the output buffer. */
   #encode(args: ReadonlyArray<Buffer | string>): void {
+    // An upper bound: a UTF-16 code unit takes at most 3 bytes of UTF-8.
     let size = 16
-    for (const a of args) size += (typeof a === 'string' ? Buffer.byteLength(a) : a.length) + 16
+    for (const a of args) size += (typeof a === 'string' ? 3 * a.length : a.length) + 16
     this.#ensure(size)
     const out = this.#out
     let p = header(out, this.#outLen, 42, args.length)
     for (const a of args) {
       if (typeof a === 'string') {
-        const n = Buffer.byteLength(a)
-        p = header(out, p, 36, n)
-        p += out.write(a, p, n, 'utf8')
+        // Short ASCII strings (most keys) are copied here: cheaper than two calls into the runtime.
+        const start = p
+        const len = a.length
+        let ascii = len <= 64
+        if (ascii) {
+          p = header(out, p, 36, len)
+          for (let i = 0; i < len; i++) {
+            const c = a.charCodeAt(i)
+            if (c >= 0x80) {
+              ascii = false
+              break
+            }
+            out[p++] = c
+          }
+        }
+        if (!ascii) {
+          const n = Buffer.byteLength(a)
+          p = header(out, start, 36, n)
+          p += out.write(a, p, n, 'utf8')
+        }
       } else {
         p = header(out, p, 36, a.length)
         p += a.copy(out, p)
@@ -368,7 +386,10 @@ export class PipelinedBackend implements RawBackend {
 function header(out: Buffer, p: number, type: number, n: number): number {
   out[p++] = type
   if (n < 10) out[p++] = 48 + n
-  else p += out.write(String(n), p, 'latin1')
+  else if (n < 100) {
+    out[p++] = 48 + ((n / 10) | 0)
+    out[p++] = 48 + (n % 10)
+  } else p += out.write(String(n), p, 'latin1')
   out[p++] = 13
   out[p++] = 10
   return p

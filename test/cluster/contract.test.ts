@@ -132,6 +132,20 @@ for (const [name, make] of backends) {
       await be.set('ключ:🔑', b('x'))
       assert.deepEqual(await be.get('ключ:🔑'), b('x'))
       assert.equal(await be.exists(['ключ:🔑']), 1)
+      // Short and long, ASCII and not, non-ASCII late in the key: each is its own key, stored as UTF-8.
+      const keys = [
+        'plain',
+        `${'a'.repeat(63)}é`,
+        `${'a'.repeat(63)}e`,
+        'b'.repeat(200),
+        `${'c'.repeat(70)}€`,
+      ]
+      await be.mset(keys.map((k, i) => [k, b(`v${i}`)] as const))
+      assert.deepEqual(
+        await be.mget(keys),
+        keys.map((_, i) => b(`v${i}`)),
+      )
+      for (const [i, k] of keys.entries()) assert.deepEqual(await be.get(k), b(`v${i}`))
     })
 
     test('ttl: pttl reports it, the key expires, and -1/-2 mean no ttl/missing', async () => {
