@@ -60,6 +60,8 @@ const RATIO_EPS = 1e-10
 const MAX_RATIO_SPREAD = 2 ** 900
 /** Absolute slack for pruning in the log domain (scores are below 800 in magnitude; rounding is far smaller). */
 const LOG_SLACK = 1e-9
+/** Most slots the branch-free uniform pick handles: a slot's offset takes the low 10 bits of a packed int. */
+const PACKED_MAX = 1024
 
 /**
  * Server digests, normalised weights and id ranks packed in typed arrays, one slot per entry. A flat placement
@@ -129,6 +131,25 @@ export class ScoreTable {
    * when two slots tie on them, about once in two million comparisons.
    */
   pickUniform(ka: number, key: Key, start: number, end: number): number {
+    if (end - start > PACKED_MAX) return this.#pickUniformExact(ka, key, start, end)
+    // Each slot's top 21 bits and its offset packed in one int, (top << 10) | offset, and the largest kept
+    // without a branch (a data-dependent branch here mispredicts about ln(n) times per key). Two slots with the
+    // same top bits must be told apart by lane B: when the winner's top bits were seen twice, the exact loop
+    // decides.
+    const sa = this.sa
+    let m = ((fmix32i(ka ^ sa[start]!) >>> 11) << 10) | 0
+    let tie = -1
+    for (let k = start + 1; k < end; k++) {
+      const p = ((fmix32i(ka ^ sa[k]!) >>> 11) << 10) | (k - start)
+      if ((p ^ m) >>> 10 === 0) tie = p >>> 10
+      const d = p - m
+      m += d & ~(d >> 31)
+    }
+    if (tie === m >>> 10) return this.#pickUniformExact(ka, key, start, end)
+    return start + (m & (PACKED_MAX - 1))
+  }
+
+  #pickUniformExact(ka: number, key: Key, start: number, end: number): number {
     const sa = this.sa
     let best = start
     let bestTop = -1

@@ -1,0 +1,44 @@
+// Equal-weight picks compare the top 21 bits of each draw first; servers that tie there must be told apart by
+// the whole draw (lane B), as the spec's ranking does.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { digest, fmix32 } from '../../src/placement/hash.js'
+import { HierarchicalRendezvous, Rendezvous } from '../../src/placement/index.js'
+
+/** Server ids whose draws for `key` share their top 21 bits, and ids that score below both. */
+function tiedServers(key: string): { pair: [string, string]; lower: string[] } {
+  const [ka] = digest(key)
+  const top = (id: string) => fmix32(ka ^ digest(id)[0]) >>> 11
+  const seen = new Map<number, string>()
+  for (let i = 0; ; i++) {
+    const id = `srv-${i}`
+    const t = top(id)
+    const other = seen.get(t)
+    if (other !== undefined) {
+      const lower: string[] = []
+      for (let j = 0; lower.length < 40; j++) if (top(`low-${j}`) < t) lower.push(`low-${j}`)
+      return { pair: [other, id], lower }
+    }
+    seen.set(t, id)
+  }
+}
+
+test('servers tied on the top bits of their draws are ordered by the whole draw, wherever they sit', () => {
+  for (const key of ['user:1', 'user:2', 'ключ', '']) {
+    const { pair, lower } = tiedServers(key)
+    // The reference: the ranking sorts by the full 53-bit draw.
+    const winner = new Rendezvous([...pair]).ranking(key)[0]!
+    for (let n = 0; n <= lower.length; n += 5) {
+      for (const at of [0, Math.floor(n / 2), n]) {
+        const ids = [...lower.slice(0, n)]
+        ids.splice(at, 0, ...pair)
+        const p = new Rendezvous(ids)
+        assert.equal(p.pick(key), winner, `key ${key}, ${ids.length} servers, pair at ${at}`)
+        assert.equal(p.ranking(key)[0], winner)
+        assert.equal(p.pickN(key, 2)[0], winner)
+        assert.equal(new Rendezvous([...ids].reverse()).pick(key), winner)
+        assert.equal(new HierarchicalRendezvous(ids, { groups: 1 }).pick(key), winner)
+      }
+    }
+  }
+})
