@@ -28,6 +28,15 @@ LN_E[4095] = Number.NEGATIVE_INFINITY
 // INV_E_LO[j] = INV_E[j - 1]: u > j / 4096 gives e < -ln(j / 4096), a lower bound of the ratio (0 for j = 0).
 const INV_E_LO = new Float64Array(4096)
 for (let j = 1; j < 4096; j++) INV_E_LO[j] = INV_E[j - 1]!
+// LBQ[j]: log2 of the lower ratio bound INV_E_LO[j] in fixed point (16 fraction bits), a very low value for j = 0
+// where that bound is 0. Only used to choose which slot to test first: rounding here never decides a result.
+const LBQ = new Int32Array(4096)
+LBQ[0] = -(2 ** 26)
+for (let j = 1; j < 4096; j++) LBQ[j] = Math.round(Math.log2(INV_E_LO[j]!) * 65536)
+/** Below any sum of a slot's log2 weight (at least -900 in this fixed point) and an LBQ entry. */
+const PROXY_FLOOR = -(2 ** 28)
+/** Up to this many slots, the weighted pick first tests the slot with the best lower bound. */
+const FEW = 32
 /** Relative slack on ratio bounds, far above their rounding errors. */
 const BOUND_SLACK = 1e-12
 
@@ -74,6 +83,8 @@ export class ScoreTable {
   readonly lw: Float64Array
   /** weight / largest weight of each slot, for the ratio loop. */
   readonly wn: Float64Array
+  /** log2(wn) of each slot in fixed point (16 fraction bits), for the small weighted pick. */
+  readonly #wq: Int32Array
   /** Rank of the slot's server id in UTF-8 order: the last tie-break. */
   readonly idRank: Int32Array
   /** True when every weight is equal: rank by draw alone, no logarithm. */
@@ -86,6 +97,8 @@ export class ScoreTable {
   #cand: Int32Array | null = null
   #candUb: Float64Array | null = null
   #s: Float64Array | null = null
+  // Scratch for the small weighted pick: each slot's top 12 draw bits.
+  #js: Int32Array | null = null
 
   /**
    * @param servers all servers of the placement (weights normalise against the largest of them)
@@ -112,6 +125,7 @@ export class ScoreTable {
     // Weights are stored only when they differ: equal-weight tables never read them (memory per server counts).
     this.lw = new Float64Array(this.uniform ? 0 : n)
     this.wn = new Float64Array(this.uniform ? 0 : n)
+    this.#wq = new Int32Array(this.uniform ? 0 : n)
     this.idRank = new Int32Array(n)
     for (let k = 0; k < n; k++) {
       const i = slots[k]!
@@ -120,6 +134,7 @@ export class ScoreTable {
       if (!this.uniform) {
         this.lw[k] = Math.log(servers[i]!.weight)
         this.wn[k] = servers[i]!.weight / wmax
+        this.#wq[k] = Math.round(Math.max(-1000, Math.log2(this.wn[k]!)) * 65536)
       }
       this.idRank[k] = rankOf[i]!
     }
@@ -174,7 +189,8 @@ export class ScoreTable {
    */
   pick(ka: number, key: Key, start: number, end: number): number {
     if (this.uniform) return this.pickUniform(ka, key, start, end)
-    return this.#ratios ? this.#pickRatio(ka, key, start, end) : this.#pickLog(key, start, end)
+    if (!this.#ratios) return this.#pickLog(key, start, end)
+    return end - start <= FEW ? this.#pickRatioFew(ka, key, start, end) : this.#pickRatio(ka, key, start, end)
   }
 
   /** Of two slots with equal scores, the one with the larger draw, then the smaller id. */
@@ -256,6 +272,34 @@ export class ScoreTable {
       }
     }
     return best
+  }
+
+  // Few slots: find the slot with the best lower bound without a data-dependent branch (an integer log2 proxy
+  // of the bound, kept by an arithmetic max), then count the slots whose upper bound reaches that lower bound.
+  // When only that slot does, it wins; otherwise (ties, close calls, a wrong guess of the proxy) the general
+  // loop decides.
+  #pickRatioFew(ka: number, key: Key, start: number, end: number): number {
+    const sa = this.sa
+    const wq = this.#wq
+    const wn = this.wn
+    this.#js ??= new Int32Array(sa.length)
+    const js = this.#js
+    let m = PROXY_FLOOR
+    let w = start
+    for (let k = start; k < end; k++) {
+      const j = fmix32i(ka ^ sa[k]!) >>> 20
+      js[k] = j
+      const d = wq[k]! + LBQ[j]! - m
+      const keep = d >> 31 // -1 when the best so far stays, 0 when slot k takes over
+      m += d & ~keep
+      w = (w & keep) | (k & ~keep)
+    }
+    const lb = wn[w]! * INV_E_LO[js[w]!]! * (1 - BOUND_SLACK)
+    let reach = 0
+    for (let k = start; k < end; k++) reach += wn[k]! * INV_E[js[k]!]! * (1 + BOUND_SLACK) >= lb ? 1 : 0
+    // Slot w always reaches its own lower bound.
+    if (reach === 1) return w
+    return this.#pickRatio(ka, key, start, end)
   }
 
   // Weights too far apart for ratios: compare the spec's scores ln(w) - ln(e) directly.
