@@ -20,8 +20,8 @@ interface Harness {
 type Make = () => Promise<Harness>
 
 /** The RESP client backend for a server (the cluster's and the proxy's, on our own codec). */
-type Client = (id: string, port: number, password: string | null) => Backend
-const codecClient: Client = (id, port, password) => new PipelinedBackend({ id, port, password })
+const client = (id: string, port: number, password: string | null): Backend =>
+  new PipelinedBackend({ id, port, password })
 
 function memory(): Make {
   return async () => {
@@ -38,7 +38,7 @@ function memory(): Make {
   }
 }
 
-function ourNode(client: Client): Make {
+function ourNode(): Make {
   return async () => {
     const node = createNode({ port: 0 })
     const { port } = await node.listen()
@@ -60,7 +60,7 @@ function ourNode(client: Client): Make {
   }
 }
 
-function redis(client: Client, password?: string): Make {
+function redis(password?: string): Make {
   return async () => {
     const srv: ServerProcess = await startRedis(
       undefined,
@@ -86,11 +86,11 @@ function redis(client: Client, password?: string): Make {
 
 const backends: [string, Make][] = [
   ['MemoryBackend', memory()],
-  ['PipelinedBackend on our node', ourNode(codecClient)],
+  ['PipelinedBackend on our node', ourNode()],
 ]
 if (haveRedis()) {
-  backends.push(['PipelinedBackend on redis-server', redis(codecClient)])
-  backends.push(['PipelinedBackend on redis-server with requirepass', redis(codecClient, 's3cret')])
+  backends.push(['PipelinedBackend on redis-server', redis()])
+  backends.push(['PipelinedBackend on redis-server with requirepass', redis('s3cret')])
 } else {
   test('PipelinedBackend on redis-server', {
     skip: 'redis-server not installed (CI=true makes this fail)',
