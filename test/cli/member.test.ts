@@ -1,11 +1,11 @@
 // `rendezvous servers|add|remove|reweight` as child processes against a store-mode proxy over real redis-servers.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { createProxy, type RendezvousProxy } from '../../src/proxy/index.js'
 import { haveRedis, type ServerProcess, startRedis } from '../cluster/servers.js'
+import { run } from '../proxy/helpers.js'
 
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts')
 const KEYS = 3000
@@ -18,23 +18,8 @@ interface Run {
 
 /** Runs the CLI asynchronously: the proxy lives in this process and must keep serving meanwhile. */
 function rendezvous(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const { RENDEZVOUS_PASSWORD: _, ...base } = process.env
-    const p = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...base, ...env },
-    })
-    let stdout = ''
-    let stderr = ''
-    p.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString()
-    })
-    p.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString()
-    })
-    p.once('error', reject)
-    p.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
+  const { RENDEZVOUS_PASSWORD: _, ...base } = process.env
+  return run(process.execPath, ['--import', 'tsx', MAIN, ...args], { ...base, ...env })
 }
 
 function ok(r: Run, what: string): Run {

@@ -14,14 +14,14 @@ export function haveTool(tool: string, pkg: string, args: string[] = ['--version
   return ok
 }
 
-/** Runs a command to completion; resolves with its exit code and output. */
+/** Runs a command to completion (with `env` instead of this process's environment when given). */
 export function run(
   cmd: string,
   args: string[],
-  input?: string,
+  env?: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env })
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (c: Buffer) => {
@@ -32,7 +32,6 @@ export function run(
     })
     p.once('error', reject)
     p.once('close', (code) => resolve({ code, stdout, stderr }))
-    p.stdin.end(input ?? '')
   })
 }
 
