@@ -83,17 +83,16 @@ function card(label: string, value: string, note: string): string {
   return `<div class="card"><div class="l">${esc(label)}</div><div class="v">${value}</div><div class="l">${esc(note)}</div></div>`
 }
 
+/** Size and margins (pixels) of the two share charts. */
+const CHART = { W: 1060, H: 300, left: 56, bottom: 40, top: 16 }
+
 /** Per-server observed share against expected share: bars when few servers, a sorted ratio curve otherwise. */
 function shareChart(b: BalanceReport): string {
   return b.servers.length <= MAX_BARS ? shareBars(b) : ratioCurve(b)
 }
 
 function shareBars(b: BalanceReport): string {
-  const W = 1060
-  const H = 300
-  const left = 56
-  const bottom = 40
-  const top = 16
+  const { W, H, left, bottom, top } = CHART
   const n = b.servers.length
   const maxV = Math.max(...b.servers.map((s) => Math.max(s.share, s.expected))) * 1.1 || 1
   const step = (W - left - 10) / n
@@ -127,11 +126,7 @@ function shareBars(b: BalanceReport): string {
 }
 
 function ratioCurve(b: BalanceReport): string {
-  const W = 1060
-  const H = 300
-  const left = 56
-  const bottom = 40
-  const top = 16
+  const { W, H, left, bottom, top } = CHART
   const ratios = b.servers.map((s) => s.ratio).sort((x, y) => y - x)
   const n = ratios.length
   const hi = Math.max(ratios[0]!, 1.05)
