@@ -43,13 +43,19 @@ export class KeyIndex {
 
   /** The slot of `key`, or -1 when it is absent. */
   get(key: string): number {
+    const i = this.#bucket(key)
+    return i < 0 ? -1 : this.#table[2 * i + 1]! - 1
+  }
+
+  /** The bucket holding `key`, or -1 when it is absent. */
+  #bucket(key: string): number {
     const t = this.#table
     const mask = this.#mask
     const h = this.hashOf(key)
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const s = t[2 * i + 1]!
       if (s === 0) return -1
-      if (t[2 * i] === h && this.#keys[s - 1] === key) return s - 1
+      if (t[2 * i] === h && this.#keys[s - 1] === key) return i
     }
   }
 
@@ -62,15 +68,10 @@ export class KeyIndex {
 
   /** Removes `key`; returns its slot, or -1 when it was absent. */
   delete(key: string): number {
+    let i = this.#bucket(key)
+    if (i < 0) return -1
     const t = this.#table
     const mask = this.#mask
-    const h = this.hashOf(key)
-    let i = h & mask
-    for (; ; i = (i + 1) & mask) {
-      const s = t[2 * i + 1]!
-      if (s === 0) return -1
-      if (t[2 * i] === h && this.#keys[s - 1] === key) break
-    }
     const slot = t[2 * i + 1]! - 1
     // Backward-shift deletion: pull later entries of the probe run into the hole when their home bucket
     // allows it, so that no lookup ever stops early at it.
