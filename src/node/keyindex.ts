@@ -1,4 +1,5 @@
 // The keyspace's index from key to slot: an open-addressing hash table in one typed array.
+import { fmix32i, stepA, tailA } from '../placement/hash.js'
 
 const MIN_BUCKETS = 1024
 
@@ -115,28 +116,15 @@ export function hashKey(key: string, seed: number): number {
   const n = key.length
   let i = 0
   for (; i + 4 <= n; i += 4) {
-    let k =
+    const k =
       (key.charCodeAt(i) & 0xff) |
       ((key.charCodeAt(i + 1) & 0xff) << 8) |
       ((key.charCodeAt(i + 2) & 0xff) << 16) |
       (key.charCodeAt(i + 3) << 24)
-    k = Math.imul(k, 0xcc9e2d51)
-    k = (k << 15) | (k >>> 17)
-    h ^= Math.imul(k, 0x1b873593)
-    h = (h << 13) | (h >>> 19)
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0
+    h = stepA(h, k)
   }
   let k = 0
   for (let shift = 0; i < n; i++, shift += 8) k |= (key.charCodeAt(i) & 0xff) << shift
-  if ((n & 3) !== 0) {
-    k = Math.imul(k, 0xcc9e2d51)
-    k = (k << 15) | (k >>> 17)
-    h ^= Math.imul(k, 0x1b873593)
-  }
-  h ^= n
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  return h ^ (h >>> 16)
+  if ((n & 3) !== 0) h = tailA(h, k)
+  return fmix32i(h ^ n)
 }

@@ -31,7 +31,8 @@ const CB = 0x9e3779b1
 
 // One 4-byte block: lane A is MurmurHash3 x86_32's body step; lane B is a cheaper multiply-rotate chain.
 // Callers inline the two steps below by hand where speed matters; these are the reference forms.
-function stepA(h: number, k: number): number {
+/** MurmurHash3 x86_32's step for one 4-byte block `k` (little-endian) on state `h`. */
+export function stepA(h: number, k: number): number {
   k = Math.imul(k, C1)
   k = (k << 15) | (k >>> 17)
   k = Math.imul(k, C2)
@@ -45,7 +46,8 @@ function stepB(h: number, k: number): number {
   return (h << 15) | (h >>> 17)
 }
 
-function tailA(h: number, k: number): number {
+/** MurmurHash3 x86_32's step for the last 1 to 3 bytes `k` (little-endian) on state `h`. */
+export function tailA(h: number, k: number): number {
   k = Math.imul(k, C1)
   k = (k << 15) | (k >>> 17)
   k = Math.imul(k, C2)
