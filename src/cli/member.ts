@@ -1,6 +1,7 @@
 // `rendezvous servers|add|remove|reweight`: membership changes on a running proxy, waiting with a progress bar.
 import type { Command, CommanderError } from 'commander'
 import { Redis } from 'ioredis'
+import type { MigrationProgress } from '../cluster/migration.js'
 import { parseAddress } from '../proxy/config.js'
 import { bar, formatDuration, ProgressLine } from './progress.js'
 
@@ -35,21 +36,13 @@ class RunError extends Error {
   }
 }
 
-/** A reply of `PROXY MIGRATION`, decoded from its flat RESP2 array. */
-interface MigrationState {
+/** A reply of `PROXY MIGRATION`, decoded from its flat RESP2 array: a migration's progress and what it is. */
+interface MigrationState extends Omit<MigrationProgress, 'phase'> {
+  /** The phase while it runs, its result's status once over, `none` when no migration has run. */
   readonly state: string
   readonly id: number | null
   readonly op: string | null
   readonly server: string | null
-  readonly scanned: number
-  readonly total: number | null
-  readonly moved: number
-  readonly deleted: number
-  readonly bytes: number
-  readonly errors: number
-  readonly elapsedMs: number
-  readonly etaMs: number | null
-  readonly rate: number
   readonly next: number | null
 }
 
