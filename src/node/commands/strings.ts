@@ -133,8 +133,10 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       if (v instanceof ReplyError) return v
       old = v === undefined ? null : bytesOf(v)
     }
-    const found = ks.has(key)
-    if ((flags & NX && found) || (flags & XX && !found)) return flags & GET ? old : abortReply
+    if (flags & (NX | XX)) {
+      const found = ks.has(key)
+      if ((flags & NX && found) || (flags & XX && !found)) return flags & GET ? old : abortReply
+    }
     ks.set(key, storedOf(value), flags & KEEPTTL ? KEEP_TTL : at)
     return flags & GET ? old : okReply
   }
