@@ -5,6 +5,7 @@ import { ProtocolError, RequestDecoder } from '../resp/decoder.js'
 import { ReplyWriter } from '../resp/encoder.js'
 import { type Reply, ReplyError } from '../resp/reply.js'
 import { connectionCommands, type ServerContext } from './builtins.js'
+import { CommandTable } from './command-table.js'
 import { dataCommands } from './commands/index.js'
 import { Keyspace } from './keyspace.js'
 import { type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './options.js'
@@ -80,8 +81,7 @@ export class Connection implements ClientState {
 export class NodeServer {
   readonly #options: ResolvedNodeOptions
   readonly #data: DataSide
-  /** Command table keyed by lower-case and upper-case name (the common spellings skip a toLowerCase). */
-  readonly #table = new Map<string, CommandSpec>()
+  readonly #table = new CommandTable()
   readonly #specs: CommandSpec[]
   readonly #server: Server
   readonly #clients = new Map<number, Connection>()
@@ -105,11 +105,7 @@ export class NodeServer {
     this.#startedAt = this.#options.clock()
     this.#passwordHash = this.#options.requirepass === null ? null : sha256(this.#options.requirepass)
     this.#specs = [...connectionCommands(this.#context()), ...data.commands]
-    for (const spec of this.#specs) {
-      if (this.#table.has(spec.name)) throw new TypeError(`command '${spec.name}' is defined twice`)
-      this.#table.set(spec.name, spec)
-      this.#table.set(spec.name.toUpperCase(), spec)
-    }
+    for (const spec of this.#specs) this.#table.add(spec)
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket))
   }
 
@@ -258,9 +254,8 @@ export class NodeServer {
   }
 
   #execute(conn: Connection, args: Buffer[]): Reply {
-    const sent = args[0]!.toString('latin1')
-    let spec = this.#table.get(sent) ?? this.#table.get(sent.toLowerCase())
-    if (spec === undefined) return unknownCommand(sent, args)
+    let spec = this.#table.find(args[0]!)
+    if (spec === undefined) return unknownCommand(args)
     if (!arityOk(spec.arity, args.length)) return wrongArity(spec.name)
     let fullName = spec.name
     const subs = spec.subcommands
@@ -323,7 +318,8 @@ function truncate(s: string, n: number): string {
 }
 
 /** Redis's text: the name as sent, then the first arguments quoted, up to about 128 characters. */
-function unknownCommand(sent: string, args: Buffer[]): ReplyError {
+function unknownCommand(args: Buffer[]): ReplyError {
+  const sent = args[0]!.toString('latin1')
   let list = ''
   for (let i = 1; i < args.length && list.length < 128; i++) {
     list += `'${truncate(args[i]!.toString('latin1'), 128 - list.length)}' `
