@@ -198,9 +198,10 @@ export class Keyspace {
   #keys: (string | undefined)[] = []
   #index = new KeyIndex(this.#keys)
   #vals: (Value | undefined)[] = []
+  // Per-slot numbers, interleaved so that one slot's fit in 16 bytes (one cache line): its expiry time at
+  // #exp[2 * slot], and its LRU links at #links[4 * slot + 2] (prev) and #links[4 * slot + 3] (next).
   #exp = new Float64Array(0)
-  #prev = new Int32Array(0)
-  #next = new Int32Array(0)
+  #links = new Int32Array(0)
   #capacity = 0
   #slots = 0 // slots ever used (the SCAN cursor space): [0, #slots)
   #freeHead = -1
@@ -323,22 +324,17 @@ export class Keyspace {
 
   #grow(): void {
     const capacity = Math.max(1024, this.#capacity * 2)
-    const exp = new Float64Array(capacity)
+    const exp = new Float64Array(2 * capacity)
     exp.set(this.#exp)
-    const prev = new Int32Array(capacity)
-    prev.set(this.#prev)
-    const next = new Int32Array(capacity)
-    next.set(this.#next)
     this.#exp = exp
-    this.#prev = prev
-    this.#next = next
+    this.#links = new Int32Array(exp.buffer)
     this.#capacity = capacity
   }
 
   #allocSlot(): number {
     const free = this.#freeHead
     if (free >= 0) {
-      this.#freeHead = this.#next[free]!
+      this.#freeHead = this.#links[4 * free + 3]!
       return free
     }
     if (this.#slots === this.#capacity) this.#grow()
@@ -349,19 +345,19 @@ export class Keyspace {
   }
 
   #linkTail(slot: number): void {
-    this.#prev[slot] = this.#tail
-    this.#next[slot] = -1
-    if (this.#tail >= 0) this.#next[this.#tail] = slot
+    this.#links[4 * slot + 2] = this.#tail
+    this.#links[4 * slot + 3] = -1
+    if (this.#tail >= 0) this.#links[4 * this.#tail + 3] = slot
     else this.#head = slot
     this.#tail = slot
   }
 
   #unlink(slot: number): void {
-    const p = this.#prev[slot]!
-    const n = this.#next[slot]!
-    if (p >= 0) this.#next[p] = n
+    const p = this.#links[4 * slot + 2]!
+    const n = this.#links[4 * slot + 3]!
+    if (p >= 0) this.#links[4 * p + 3] = n
     else this.#head = n
-    if (n >= 0) this.#prev[n] = p
+    if (n >= 0) this.#links[4 * n + 2] = p
     else this.#tail = p
   }
 
@@ -375,7 +371,7 @@ export class Keyspace {
   #find(key: string, touch: boolean): number {
     const slot = this.#index.get(key)
     if (slot < 0) return -1
-    const at = this.#exp[slot]!
+    const at = this.#exp[2 * slot]!
     if (at !== 0 && this.#now() > at) {
       this.#remove(key, slot)
       this.#stats.expiredKeys++
@@ -391,11 +387,11 @@ export class Keyspace {
     this.#unlink(slot)
     this.#keys[slot] = undefined
     this.#vals[slot] = undefined
-    if (this.#exp[slot] !== 0) {
-      this.#exp[slot] = 0
+    if (this.#exp[2 * slot] !== 0) {
+      this.#exp[2 * slot] = 0
       this.#volatile.delete(slot)
     }
-    this.#next[slot] = this.#freeHead
+    this.#links[4 * slot + 3] = this.#freeHead
     this.#freeHead = slot
   }
 
@@ -440,7 +436,7 @@ export class Keyspace {
       this.#used -= entryBytes(key, this.#vals[slot]!)
       this.#touch(slot)
       // An expired key being overwritten is first expired (as Redis's lookupKeyWrite does): no TTL to keep.
-      const at = this.#exp[slot]!
+      const at = this.#exp[2 * slot]!
       if (at !== 0 && this.#now() > at) {
         this.#stats.expiredKeys++
         if (expireAt === KEEP_TTL) expireAt = 0
@@ -453,9 +449,9 @@ export class Keyspace {
   }
 
   #setExp(slot: number, at: number): void {
-    const old = this.#exp[slot]!
+    const old = this.#exp[2 * slot]!
     if (old === at) return
-    this.#exp[slot] = at
+    this.#exp[2 * slot] = at
     if (at === 0) this.#volatile.delete(slot)
     else if (old === 0) this.#volatile.add(slot)
   }
@@ -471,7 +467,7 @@ export class Keyspace {
   /** Absolute expiry time in ms of a live key, 0 when it has none, -1 when the key is missing. */
   expireAt(key: string): number {
     const slot = this.#find(key, false)
-    return slot < 0 ? -1 : this.#exp[slot]!
+    return slot < 0 ? -1 : this.#exp[2 * slot]!
   }
 
   /**
@@ -489,7 +485,7 @@ export class Keyspace {
   /** Removes the TTL of a live key; true when there was one. */
   persist(key: string): boolean {
     const slot = this.#find(key, true)
-    if (slot < 0 || this.#exp[slot] === 0) return false
+    if (slot < 0 || this.#exp[2 * slot] === 0) return false
     this.#setExp(slot, 0)
     return true
   }
@@ -500,7 +496,7 @@ export class Keyspace {
     if (slot < 0) return false
     if (from === to) return true
     const value = this.#vals[slot]!
-    const at = this.#exp[slot]!
+    const at = this.#exp[2 * slot]!
     this.#remove(from, slot)
     this.set(to, value, at)
     return true
@@ -550,8 +546,7 @@ export class Keyspace {
     this.#index = new KeyIndex(this.#keys)
     this.#vals = []
     this.#exp = new Float64Array(0)
-    this.#prev = new Int32Array(0)
-    this.#next = new Int32Array(0)
+    this.#links = new Int32Array(0)
     this.#capacity = 0
     this.#slots = 0
     this.#freeHead = -1
@@ -677,7 +672,7 @@ export class Keyspace {
         }
         const slot = next.value
         sampled++
-        const at = this.#exp[slot]!
+        const at = this.#exp[2 * slot]!
         if (at !== 0 && now > at) {
           this.#remove(this.#keys[slot]!, slot)
           this.#stats.expiredKeys++
