@@ -52,6 +52,9 @@ const CR = 13
 const LF = 10
 const STAR = 42
 const DOLLAR = 36
+// Called through a constant rather than as `b.subarray`: chunks reach the decoder as Buffers of several hidden
+// classes (socket reads, concatenations), which turns a method load on them into a runtime lookup per argument.
+const subarray = Uint8Array.prototype.subarray as (this: Buffer, start: number, end: number) => Buffer
 
 /**
  * Decodes a byte stream of requests, split anywhere, into argument vectors. Call {@link push} with each chunk
@@ -205,7 +208,7 @@ export class RequestDecoder {
           if (this.#argBytes + len > this.#maxQuery) this.#fail('query buffer limit exceeded')
           return pos
         }
-        this.#args.push(b.subarray(pos, pos + len))
+        this.#args.push(subarray.call(b, pos, pos + len))
         this.#argBytes += len
         pos += len + 2
         this.#bulkLen = -1
