@@ -20,6 +20,17 @@ const NULL_ARRAY2 = Buffer.from('*-1\r\n')
 const NULL3 = Buffer.from('_\r\n')
 const OK_LINE = Buffer.from('+OK\r\n')
 
+// Buffer methods called through constants, not as `buf.copy(...)`: the buffers met here have several hidden
+// classes (pooled, own-memory, sliced), which makes a method load on them a runtime lookup on every reply.
+const copy = Buffer.prototype.copy
+type Latin1Writer = { latin1Write?: (this: Buffer, s: string, offset: number, length: number) => number }
+const nodeLatin1Write = (Buffer.prototype as unknown as Latin1Writer).latin1Write
+/** Writes the latin1 string `s` (`n` chars) into `buf` at `p`; Node's own latin1Write where present. */
+const latin1Write: (buf: Buffer, s: string, p: number, n: number) => number =
+  typeof nodeLatin1Write === 'function'
+    ? (buf, s, p, n) => nodeLatin1Write.call(buf, s, p, n)
+    : (buf, s, p, n) => buf.write(s, p, n, 'latin1')
+
 /**
  * Accumulates encoded replies. Small replies are copied into one scratch buffer (one allocation per flush);
  * large bulk strings are kept by reference. {@link take} hands out the result and resets the writer.
@@ -131,7 +142,7 @@ export class ReplyWriter {
   /** Copies the scratch content into its own buffer: the socket may keep it after write() returns. */
   #copyOut(): Buffer {
     const out = Buffer.allocUnsafe(this.#len)
-    this.#buf.copy(out, 0, 0, this.#len)
+    copy.call(this.#buf, out, 0, 0, this.#len)
     this.#len = 0
     return out
   }
@@ -139,13 +150,13 @@ export class ReplyWriter {
   #ensure(n: number): void {
     if (this.#len + n <= this.#buf.length) return
     const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + n))
-    this.#buf.copy(next, 0, 0, this.#len)
+    copy.call(this.#buf, next, 0, 0, this.#len)
     this.#buf = next
   }
 
   #raw(b: Buffer): void {
     this.#ensure(b.length)
-    b.copy(this.#buf, this.#len)
+    copy.call(b, this.#buf, this.#len)
     this.#len += b.length
   }
 
@@ -203,7 +214,7 @@ export class ReplyWriter {
     }
     this.#ensure(n + 2)
     const buf = this.#buf
-    value.copy(buf, this.#len)
+    copy.call(value, buf, this.#len)
     let p = this.#len + n
     buf[p++] = 13
     buf[p++] = 10
@@ -216,7 +227,7 @@ export class ReplyWriter {
     this.#ensure(n + 2)
     const buf = this.#buf
     let p = this.#len
-    p += buf.write(s, p, n, encoding)
+    p += encoding === 'latin1' ? latin1Write(buf, s, p, n) : buf.write(s, p, n, 'utf8')
     buf[p++] = 13
     buf[p++] = 10
     this.#len = p
