@@ -22,6 +22,11 @@ export function fmix32(h: number): number {
   return h >>> 0
 }
 
+// Keys are read through a constant charCodeAt rather than `key.charCodeAt`: the method load would turn
+// polymorphic once keys of several string representations (literals, concatenations, slices, decoded
+// bytes) have been hashed, and then cost a runtime lookup per character.
+const charCodeAt = String.prototype.charCodeAt
+
 // Scratch outputs of digest(), so the hot path allocates nothing.
 let outA = 0
 let outB = 0
@@ -89,10 +94,10 @@ function digestString(s: string): void {
   const n = s.length
   let i = 0
   for (; i + 4 <= n; i += 4) {
-    const c0 = s.charCodeAt(i)
-    const c1 = s.charCodeAt(i + 1)
-    const c2 = s.charCodeAt(i + 2)
-    const c3 = s.charCodeAt(i + 3)
+    const c0 = charCodeAt.call(s, i)
+    const c1 = charCodeAt.call(s, i + 1)
+    const c2 = charCodeAt.call(s, i + 2)
+    const c3 = charCodeAt.call(s, i + 3)
     if ((c0 | c1 | c2 | c3) >= 0x80) break
     const k = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24)
     ha = stepA(ha, k)
@@ -102,7 +107,7 @@ function digestString(s: string): void {
   let shift = 0
   let len = i
   for (; i < n; i++) {
-    const c = s.charCodeAt(i)
+    const c = charCodeAt.call(s, i)
     if (c >= 0x80) break
     k |= c << shift
     shift += 8
@@ -132,7 +137,7 @@ function digestStringSlow(
 ): void {
   const n = s.length
   for (; i < n; i++) {
-    let c = s.charCodeAt(i)
+    let c = charCodeAt.call(s, i)
     let bytes: number
     let count: number
     if (c < 0x80) {
@@ -143,7 +148,7 @@ function digestStringSlow(
       count = 2
     } else {
       if (c >= 0xd800 && c <= 0xdfff) {
-        const next = i + 1 < n ? s.charCodeAt(i + 1) : 0
+        const next = i + 1 < n ? charCodeAt.call(s, i + 1) : 0
         if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
           c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00)
           i++
@@ -207,16 +212,16 @@ export function laneAInto(key: Key): void {
   const n = key.length
   let i = 0
   for (; i + 4 <= n; i += 4) {
-    const c0 = key.charCodeAt(i)
-    const c1 = key.charCodeAt(i + 1)
-    const c2 = key.charCodeAt(i + 2)
-    const c3 = key.charCodeAt(i + 3)
+    const c0 = charCodeAt.call(key, i)
+    const c1 = charCodeAt.call(key, i + 1)
+    const c2 = charCodeAt.call(key, i + 2)
+    const c3 = charCodeAt.call(key, i + 3)
     if ((c0 | c1 | c2 | c3) >= 0x80) break
     h = stepA(h, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24))
   }
   let k = 0
   for (let shift = 0; i < n; i++, shift += 8) {
-    const c = key.charCodeAt(i)
+    const c = charCodeAt.call(key, i)
     if (c >= 0x80) {
       digestString(key)
       return
