@@ -17,7 +17,7 @@ export function replyEnd(b: Buffer, pos: number): number {
   while (left > 0) {
     if (pos >= end) return INCOMPLETE
     const type = b[pos]!
-    const lf = b.indexOf(LF, pos + 1)
+    const lf = findLf(b, pos + 1, end)
     if (lf === -1) return INCOMPLETE
     left--
     switch (type) {
@@ -66,6 +66,65 @@ export function replyEnd(b: Buffer, pos: number): number {
     }
   }
   return pos
+}
+
+/**
+ * The first LF at or after `from` and before `end`, or -1. A loop here, not `indexOf`: reply headers are a few
+ * bytes long, and the call into the runtime costs more than scanning them.
+ */
+function findLf(b: Buffer, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (b[i] === LF) return i
+  return -1
+}
+
+// Called through a constant, not as `raw.subarray`: the buffers met here have several hidden classes.
+const subarray = Uint8Array.prototype.subarray as (this: Buffer, start: number, end: number) => Buffer
+
+/**
+ * A complete raw reply that is one bulk string: its bytes (a slice of `raw`), null for a nil (`$-1`, RESP3
+ * `_`), or undefined for any other reply (decode that one in full).
+ */
+export function bulkReply(raw: Buffer): Buffer | null | undefined {
+  const t = raw[0]
+  if (t === 95) return null
+  if (t !== 36) return undefined
+  const lf = findLf(raw, 1, raw.length)
+  const n = lineNumber(raw, 1, lf)
+  return n < 0 ? null : subarray.call(raw, lf + 1, lf + 1 + n)
+}
+
+/**
+ * A complete raw reply that is an array of bulk strings and nils (MGET's reply): the elements as slices of
+ * `raw`, null for nils; undefined when the reply has any other shape (decode that one in full).
+ */
+export function bulkArray(raw: Buffer): (Buffer | null)[] | undefined {
+  if (raw[0] !== 42) return undefined
+  const end = raw.length
+  let lf = findLf(raw, 1, end)
+  const n = lineNumber(raw, 1, lf)
+  if (n < 0) return undefined
+  const out = new Array<Buffer | null>(n)
+  let pos = lf + 1
+  for (let i = 0; i < n; i++) {
+    const t = raw[pos]
+    if (t === 95) {
+      out[i] = null
+      pos += 3
+      continue
+    }
+    if (t !== 36) return undefined
+    lf = findLf(raw, pos + 1, end)
+    const len = lineNumber(raw, pos + 1, lf)
+    if (len < 0) {
+      out[i] = null
+      pos = lf + 1
+    } else {
+      if (lf + 1 + len + 2 > end) throw new ProtocolError('truncated array reply')
+      out[i] = subarray.call(raw, lf + 1, lf + 1 + len)
+      pos = lf + 1 + len + 2
+    }
+  }
+  return out
 }
 
 /** The signed decimal between `start` and the CR before `lf`. */

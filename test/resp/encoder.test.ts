@@ -17,6 +17,7 @@ import {
   VerbatimReply,
 } from '../../src/resp/reply.js'
 import { ReplyDecoder } from '../../src/resp/reply-decoder.js'
+import { reply } from './arbitraries.js'
 
 const enc = (r: Reply, resp: 2 | 3 = 2) => encodeReply(r, resp).toString('latin1')
 
@@ -38,28 +39,6 @@ function normalize(r: Reply, resp: 2 | 3): Reply {
   if (r instanceof VerbatimReply) return resp === 3 ? r : Buffer.from(r.text)
   return r
 }
-
-const leaf: fc.Arbitrary<Reply> = fc.oneof(
-  fc.uint8Array({ maxLength: 30 }).map((u) => Buffer.from(u)),
-  fc.string({ maxLength: 20 }),
-  fc.constant(null),
-  fc.constant(NULL_ARRAY),
-  fc.maxSafeInteger(),
-  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
-  fc.stringMatching(/^[^\r\n]{0,20}$/).map((s) => new Status(s)),
-  fc.stringMatching(/^[^\r\n]{1,20}$/).map((s) => new ReplyError(s)),
-  fc.double({ noNaN: true }).map((d) => new DoubleReply(Object.is(d, -0) ? 0 : d)),
-  fc.string({ maxLength: 20 }).map((s) => new VerbatimReply('txt', s)),
-)
-const { reply } = fc.letrec<{ reply: Reply }>((tie) => ({
-  reply: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    leaf,
-    fc.array(tie('reply'), { maxLength: 4 }),
-    fc.array(fc.tuple(tie('reply'), tie('reply')), { maxLength: 3 }).map((e) => new MapReply(e)),
-    fc.array(tie('reply'), { maxLength: 4 }).map((i) => new SetReply(i)),
-  ),
-}))
 
 describe('reply encoder', () => {
   test('exact RESP2 bytes', () => {

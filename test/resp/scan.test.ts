@@ -1,0 +1,75 @@
+// Reply scanning: replyEnd finds every reply's end without decoding it; bulkReply and bulkArray read GET's and
+// MGET's replies straight from the bytes, agreeing with the full decoder, and refuse every other shape.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import fc from 'fast-check'
+import { encodeReply } from '../../src/resp/encoder.js'
+import { NULL_ARRAY, type Reply } from '../../src/resp/reply.js'
+import { ReplyDecoder } from '../../src/resp/reply-decoder.js'
+import { bulkArray, bulkReply, INCOMPLETE, replyEnd } from '../../src/resp/scan.js'
+import { reply } from './arbitraries.js'
+
+const resp = fc.constantFrom<2 | 3>(2, 3)
+
+describe('replyEnd', () => {
+  test('finds the end of each reply in a stream, and no end in any proper prefix', () => {
+    fc.assert(
+      fc.property(fc.array(reply, { minLength: 1, maxLength: 5 }), resp, (replies, v) => {
+        const parts = replies.map((r) => encodeReply(r, v))
+        const stream = Buffer.concat(parts)
+        let pos = 0
+        for (const p of parts) {
+          for (let cut = pos; cut < pos + p.length; cut++) {
+            assert.equal(replyEnd(stream.subarray(0, cut), pos), INCOMPLETE)
+          }
+          pos = replyEnd(stream, pos)
+          assert.notEqual(pos, INCOMPLETE)
+        }
+        assert.equal(pos, stream.length)
+      }),
+    )
+  })
+})
+
+describe('bulkReply and bulkArray', () => {
+  const value = fc.oneof(
+    fc.uint8Array({ maxLength: 40 }).map((u): Buffer | null => Buffer.from(u)),
+    fc.constant(null),
+  )
+
+  test('agree with the decoder on bulk strings, nils and arrays of them', () => {
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 12 }), resp, (values, v) => {
+        const raw = encodeReply(values, v)
+        assert.deepEqual(bulkArray(raw), new ReplyDecoder().push(raw)[0])
+        for (const x of values) {
+          const one = encodeReply(x, v)
+          assert.deepEqual(bulkReply(one), x)
+        }
+      }),
+    )
+  })
+
+  test('slices a copy-free view of the reply', () => {
+    const raw = encodeReply([Buffer.from('ab'), null, Buffer.from('')], 2)
+    const out = bulkArray(raw)!
+    assert.equal(out[0]!.buffer, raw.buffer)
+    assert.deepEqual(out, [Buffer.from('ab'), null, Buffer.from('')])
+  })
+
+  test('refuse every other reply shape', () => {
+    fc.assert(
+      fc.property(reply, resp, (r, v) => {
+        const raw = encodeReply(r, v)
+        const decoded: Reply | undefined = new ReplyDecoder().push(raw)[0]
+        const isBulks = Array.isArray(decoded) && decoded.every((x) => x === null || Buffer.isBuffer(x))
+        if (!isBulks) assert.equal(bulkArray(raw), undefined)
+        const isBulk = decoded === null || Buffer.isBuffer(decoded)
+        if (!isBulk) assert.equal(bulkReply(raw), undefined)
+      }),
+    )
+    assert.equal(bulkArray(encodeReply(NULL_ARRAY, 2)), undefined)
+    assert.equal(bulkArray(encodeReply([1, Buffer.from('a')], 2)), undefined)
+    assert.equal(bulkReply(encodeReply(7, 2)), undefined)
+  })
+})
