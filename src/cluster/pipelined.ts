@@ -2,7 +2,7 @@
 import { connect, type Socket } from 'node:net'
 import { ReplyError as ErrorReply, NULL_ARRAY, type Reply, Status } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
-import { INCOMPLETE, replyEnd } from '../resp/scan.js'
+import { bulkArray, bulkReply, INCOMPLETE, replyEnd } from '../resp/scan.js'
 import { type Backend, type Entry, ReplyError, type SetOptions } from './backend.js'
 import { Scripts } from './scripts.js'
 
@@ -282,7 +282,11 @@ export class PipelinedBackend implements RawBackend {
 
   /** Sends a command and decodes its reply; an error reply rejects with the cluster's {@link ReplyError}. */
   async #command(args: ReadonlyArray<Buffer | string>): Promise<Reply> {
-    const raw = await this.send(args)
+    return this.#decode(await this.send(args))
+  }
+
+  /** Decodes a raw reply; an error reply throws the cluster's {@link ReplyError}. */
+  #decode(raw: Buffer): Reply {
     const reply = this.#decoder.push(raw)[0]
     if (reply instanceof ErrorReply) throw new ReplyError(reply.message)
     if (reply === undefined) throw new Error(`server "${this.id}" sent an undecodable reply`)
@@ -300,13 +304,22 @@ export class PipelinedBackend implements RawBackend {
     return this.#scripts.restore(entries)
   }
 
+  // GET and MGET read the common reply shapes straight from the raw bytes, and decode anything else in full.
+  // The values are slices of a copy of the reply: a slice of the raw bytes would pin the whole socket chunk.
+
   async get(key: string): Promise<Buffer | null> {
-    return bulk(await this.#command(['GET', key]))
+    const raw = await this.send(['GET', key])
+    const v = bulkReply(raw)
+    if (v !== undefined) return v === null ? null : Buffer.from(v)
+    return bulk(this.#decode(raw))
   }
 
   async mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
     if (keys.length === 0) return []
-    const r = await this.#command(['MGET', ...keys])
+    const raw = await this.send(['MGET', ...keys])
+    const vals = raw[0] === 42 ? bulkArray(Buffer.from(raw)) : undefined
+    if (vals !== undefined) return vals
+    const r = this.#decode(raw)
     if (!Array.isArray(r)) throw new Error(`server "${this.id}" answered MGET with a non-array`)
     return r.map(bulk)
   }
