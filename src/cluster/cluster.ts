@@ -185,7 +185,7 @@ function asError(e: unknown): Error {
 }
 
 function utf8(b: Buffer | null): string | null {
-  return b === null ? null : b.toString('utf8')
+  return b === null ? null : b.toString()
 }
 
 /**
