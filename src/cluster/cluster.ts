@@ -3,6 +3,7 @@ import dc from 'node:diagnostics_channel'
 import { RendezvousError } from '../errors.js'
 import { Rendezvous, unknownServer } from '../placement/rendezvous.js'
 import { normalizeServer } from '../placement/server.js'
+import { utf8Of } from '../text.js'
 import { type Backend, dumpWith, isReplyError } from './backend.js'
 import { compareStored, decode, encode, HybridClock, hasHeader, Kind } from './envelope.js'
 import { allDown, ClusterError, type KeyFailure, timeoutError } from './errors.js'
@@ -185,7 +186,7 @@ function asError(e: unknown): Error {
 }
 
 function utf8(b: Buffer | null): string | null {
-  return b === null ? null : b.toString()
+  return b === null ? null : utf8Of(b)
 }
 
 /**
@@ -1106,15 +1107,17 @@ export class Cluster {
       if (loader !== null) toLoad.push([i, false])
       else failures.push({ key: keys[i]!, index: i, error: allDown() })
     }
-    await Promise.all(
-      toLoad.map(async ([i, writeBack]) => {
-        try {
-          out[i] = loader === null ? await this.#warmGet(keys[i]!) : await this.#load(keys[i]!, writeBack)
-        } catch (e) {
-          failures.push({ key: keys[i]!, index: i, error: asError(e) })
-        }
-      }),
-    )
+    if (toLoad.length > 0) {
+      await Promise.all(
+        toLoad.map(async ([i, writeBack]) => {
+          try {
+            out[i] = loader === null ? await this.#warmGet(keys[i]!) : await this.#load(keys[i]!, writeBack)
+          } catch (e) {
+            failures.push({ key: keys[i]!, index: i, error: asError(e) })
+          }
+        }),
+      )
+    }
     if (failures.length > 0) throw partial(op, failures, keys.length, (i) => out[i])
     return out as (Buffer | null)[]
   }

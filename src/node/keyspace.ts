@@ -1,5 +1,6 @@
 // The node's data: a byte-accounted LRU keyspace with TTLs, maxmemory eviction, active expiry and INFO stats.
 import { performance } from 'node:perf_hooks'
+import { latin1Of } from '../text.js'
 import { KeyIndex } from './keyindex.js'
 
 /**
@@ -129,23 +130,14 @@ function fieldBytes(field: string, v: StringValue): number {
   return FIELD_OVERHEAD + stringBytes(field) + stringBytes(v)
 }
 
-// Node's Buffer has an undocumented latin1Slice(start, end) that skips toString's argument handling
-// (measured: 93 ns against 140 ns for a 16-byte key); fall back to toString where it is missing.
-type Latin1Slicer = { latin1Slice?: (this: Buffer, start: number, end: number) => string }
-const latin1Slice = (Buffer.prototype as unknown as Latin1Slicer).latin1Slice
-const latin1: (buf: Buffer) => string =
-  typeof latin1Slice === 'function'
-    ? (buf) => latin1Slice.call(buf, 0, buf.length)
-    : (buf) => buf.toString('latin1')
-
 /** The key (or field) for raw bytes: their latin1 string. */
 export function keyOf(buf: Buffer): string {
-  return latin1(buf)
+  return latin1Of(buf)
 }
 
 /** The stored form of bytes that came from a command: a latin1 string, or a private copy when long. */
 export function storedOf(buf: Buffer): StringValue {
-  return buf.length <= INLINE_MAX ? latin1(buf) : Buffer.from(buf)
+  return buf.length <= INLINE_MAX ? latin1Of(buf) : Buffer.from(buf)
 }
 
 /** The stored form of a Buffer the caller owns and will not touch again (kept as is when long: no copy). */
