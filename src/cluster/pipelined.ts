@@ -43,9 +43,9 @@ type Reject = (err: Error) => void
 const CRLF_LEN = 2
 
 /**
- * One TCP connection to a RESP server, shared by every caller. Commands issued in one event-loop turn are
- * written together (one `write` per turn, flushed from `setImmediate`), replies are matched to callers in
- * order, and raw replies are handed back without being decoded. The connection opens on first use; when it
+ * One TCP connection to a RESP server, shared by every caller. A command on an idle connection is written at
+ * once; while replies are awaited, the commands issued in one event-loop turn are written together (one
+ * `write` per turn, flushed from `setImmediate`). Replies are matched to callers in order, and raw replies are handed back without being decoded. The connection opens on first use; when it
  * drops, every waiting call rejects and the next call reconnects (no offline queue, no retries: the cluster
  * decides what to do with failures).
  */
@@ -104,10 +104,14 @@ export class PipelinedBackend implements RawBackend {
         return
       }
       if (this.#socket === null) this.#open()
+      // An idle connection writes at once (a lone call pays no wait); with calls in flight, commands issued
+      // in this turn are gathered and written together when it ends.
+      const idle = this.#connected && this.#head === this.#resolves.length && this.#outLen === 0
       this.#encode(args)
       this.#resolves.push(resolve)
       this.#rejects.push(reject)
-      if (!this.#flushScheduled) {
+      if (idle) this.#write()
+      else if (!this.#flushScheduled) {
         this.#flushScheduled = true
         setImmediate(this.#flush)
       }
