@@ -1,5 +1,7 @@
-// Equal-weight picks compare the top 21 bits of each draw first; servers that tie there must be told apart by
-// the whole draw (lane B), as the spec's ranking does.
+// The fast picks decide from part of each draw and must fall back whenever that part cannot decide. Equal
+// weights: the top 21 bits first, and servers that tie there are told apart by the whole draw (lane B), as the
+// spec's ranking does. Unequal weights on few servers: bounds from the top 12 bits first, and close calls go to
+// the exact loop.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { digest, fmix32 } from '../../src/placement/hash.js'
@@ -40,5 +42,23 @@ test('servers tied on the top bits of their draws are ordered by the whole draw,
         assert.equal(new HierarchicalRendezvous(ids, { groups: 1 }).pick(key), winner)
       }
     }
+  }
+})
+
+test('weighted picks on few servers agree with the ranking on every key, close calls included', () => {
+  const cases: number[][] = [
+    [1, 2],
+    [1, 1.0000001, 2],
+    Array.from({ length: 10 }, (_, i) => 1 + (i % 4)),
+    Array.from({ length: 32 }, (_, i) => 0.5 + i / 7),
+  ]
+  for (const weights of cases) {
+    const p = new Rendezvous(weights.map((weight, i) => ({ id: `s${i}`, weight })))
+    let differ = 0
+    for (let i = 0; i < 10_000; i++) {
+      const key = `user:${i}`
+      if (p.pick(key) !== p.ranking(key)[0]) differ++
+    }
+    assert.equal(differ, 0, `${weights.length} servers: pick differs from ranking on ${differ} keys`)
   }
 })
