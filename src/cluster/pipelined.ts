@@ -35,6 +35,14 @@ export interface PipelinedBackendOptions {
    * @default 1000
    */
   readonly connectTimeoutMs?: number
+  /**
+   * When commands are written. `'idle'`: a command on a connection with no reply outstanding is written at
+   * once (least latency for a lone call); others wait for the end of the event-loop turn and share one write.
+   * `'turn'`: every command waits for the end of the turn, so the commands of many callers share one write
+   * even when the connection was idle (fewer system calls for a proxy that relays many clients).
+   * @default 'idle'
+   */
+  readonly flush?: 'idle' | 'turn'
 }
 
 type Resolve = (raw: Buffer) => void
@@ -44,8 +52,8 @@ const CRLF_LEN = 2
 
 /**
  * One TCP connection to a RESP server, shared by every caller. A command on an idle connection is written at
- * once; while replies are awaited, the commands issued in one event-loop turn are written together (one
- * `write` per turn, flushed from `setImmediate`). Replies are matched to callers in order, and raw replies are handed back without being decoded. The connection opens on first use; when it
+ * once (unless `flush: 'turn'`); while replies are awaited, the commands issued in one event-loop turn are
+ * written together (one `write` per turn, flushed from `setImmediate`). Replies are matched to callers in order, and raw replies are handed back without being decoded. The connection opens on first use; when it
  * drops, every waiting call rejects and the next call reconnects (no offline queue, no retries: the cluster
  * decides what to do with failures).
  */
@@ -55,6 +63,7 @@ export class PipelinedBackend implements RawBackend {
   readonly #port: number
   readonly #password: string | null
   readonly #connectTimeoutMs: number
+  readonly #writeWhenIdle: boolean
   #socket: Socket | null = null
   #connected = false
   #closed = false
@@ -76,7 +85,7 @@ export class PipelinedBackend implements RawBackend {
   readonly #flush = () => this.#write()
 
   constructor(options: PipelinedBackendOptions) {
-    const { id, host = '127.0.0.1', port, password = null, connectTimeoutMs = 1000 } = options
+    const { id, host = '127.0.0.1', port, password = null, connectTimeoutMs = 1000, flush = 'idle' } = options
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new TypeError(`PipelinedBackend: option port must be an integer from 1 to 65535, got ${port}`)
     }
@@ -85,6 +94,10 @@ export class PipelinedBackend implements RawBackend {
     this.#port = port
     this.#password = password
     this.#connectTimeoutMs = connectTimeoutMs
+    if (flush !== 'idle' && flush !== 'turn') {
+      throw new TypeError(`PipelinedBackend: option flush must be 'idle' or 'turn', got ${String(flush)}`)
+    }
+    this.#writeWhenIdle = flush === 'idle'
   }
 
   /** Callers waiting for a reply (for stats and tests). */
@@ -106,7 +119,8 @@ export class PipelinedBackend implements RawBackend {
       if (this.#socket === null) this.#open()
       // An idle connection writes at once (a lone call pays no wait); with calls in flight, commands issued
       // in this turn are gathered and written together when it ends.
-      const idle = this.#connected && this.#head === this.#resolves.length && this.#outLen === 0
+      const idle =
+        this.#writeWhenIdle && this.#connected && this.#head === this.#resolves.length && this.#outLen === 0
       this.#encode(args)
       this.#resolves.push(resolve)
       this.#rejects.push(reject)

@@ -20,8 +20,8 @@ interface Harness {
 type Make = () => Promise<Harness>
 
 /** The RESP client backend for a server (the cluster's and the proxy's, on our own codec). */
-const client = (id: string, port: number, password: string | null): Backend =>
-  new PipelinedBackend({ id, port, password })
+const client = (id: string, port: number, password: string | null, flush?: 'idle' | 'turn'): Backend =>
+  new PipelinedBackend({ id, port, password, flush })
 
 function memory(): Make {
   return async () => {
@@ -38,11 +38,11 @@ function memory(): Make {
   }
 }
 
-function ourNode(): Make {
+function ourNode(flush?: 'idle' | 'turn'): Make {
   return async () => {
     const node = createNode({ port: 0 })
     const { port } = await node.listen()
-    const backend = client('node', port, null)
+    const backend = client('node', port, null, flush)
     const extra: Backend[] = []
     return {
       backend,
@@ -87,6 +87,7 @@ function redis(password?: string): Make {
 const backends: [string, Make][] = [
   ['MemoryBackend', memory()],
   ['PipelinedBackend on our node', ourNode()],
+  ["PipelinedBackend on our node, flush: 'turn' (the proxy's)", ourNode('turn')],
 ]
 if (haveRedis()) {
   backends.push(['PipelinedBackend on redis-server', redis()])
@@ -310,6 +311,13 @@ for (const [name, make] of backends) {
     })
   })
 }
+
+test('PipelinedBackend: an unknown flush option is refused with a TypeError that names it', () => {
+  assert.throws(
+    () => new PipelinedBackend({ id: 'n', port: 1, flush: 'never' as never }),
+    /option flush must be 'idle' or 'turn', got never/,
+  )
+})
 
 test('PipelinedBackend: a refused password fails its calls with an error saying so, and the server stays up', async () => {
   const node = createNode({ port: 0, requirepass: 'right' })
