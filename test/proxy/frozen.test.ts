@@ -175,6 +175,8 @@ test('frozen backend: no stale read through our proxy; nutcracker over the same 
     assert.equal(a.stale, 0, 'our proxy never serves a value older than the last acknowledged write')
     assert.ok(b.stale > 0, 'nutcracker serves stale values in this scenario (the test exercises it)')
   } finally {
+    // A failed assertion may leave the server stopped: it could neither answer nor exit.
+    servers[1]!.proc.kill('SIGCONT')
     ours.disconnect()
     theirs.disconnect()
     await proxy.close()
