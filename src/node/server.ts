@@ -1,11 +1,11 @@
 // The cache node's TCP server: connections, RESP decoding, in-order pipelined dispatch, auth and limits.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
+import { CommandTable } from '../resp/command-table.js'
 import { ProtocolError, RequestDecoder } from '../resp/decoder.js'
 import { ReplyWriter } from '../resp/encoder.js'
 import { type Reply, ReplyError } from '../resp/reply.js'
 import { connectionCommands, type ServerContext } from './builtins.js'
-import { CommandTable } from './command-table.js'
 import { dataCommands } from './commands/index.js'
 import { Keyspace } from './keyspace.js'
 import { type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './options.js'
@@ -81,7 +81,7 @@ export class Connection implements ClientState {
 export class NodeServer {
   readonly #options: ResolvedNodeOptions
   readonly #data: DataSide
-  readonly #table = new CommandTable()
+  readonly #table = new CommandTable<CommandSpec>()
   readonly #specs: CommandSpec[]
   readonly #server: Server
   readonly #clients = new Map<number, Connection>()

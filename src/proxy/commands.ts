@@ -1,4 +1,5 @@
 // The proxy's command table: how each command is served (locally, by key, split per server) or why it is not.
+import { CommandTable } from '../resp/command-table.js'
 
 /** How the proxy serves a command. */
 export type Route =
@@ -121,6 +122,8 @@ add(
 
 /** Every command the proxy knows, by lower-case name. */
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(specs.map((s) => [s.name, s]))
+/** The same commands, found from the bytes of a request's name. */
+export const COMMAND_TABLE = new CommandTable(specs)
 
 /** True when `argc` arguments (name included) satisfy `arity`. */
 export function arityOk(arity: number, argc: number): boolean {

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { CommandTable } from '../../src/node/command-table.js'
 import type { CommandSpec } from '../../src/node/types.js'
+import { CommandTable } from '../../src/resp/command-table.js'
 
 const spec = (name: string): CommandSpec => ({
   name,
@@ -18,7 +18,7 @@ const spec = (name: string): CommandSpec => ({
 
 test('finds every name in any ASCII case, and nothing else', () => {
   const names = ['get', 'set', 'del', 'ping', 'hgetall', 'getex', 'incrbyfloat', 'x', 'client']
-  const table = new CommandTable()
+  const table = new CommandTable<CommandSpec>()
   for (const n of names) table.add(spec(n))
   fc.assert(
     fc.property(
@@ -46,7 +46,7 @@ test('finds every name in any ASCII case, and nothing else', () => {
 })
 
 test('refuses a name defined twice, in any case', () => {
-  const table = new CommandTable()
+  const table = new CommandTable<CommandSpec>()
   table.add(spec('get'))
   assert.throws(() => table.add(spec('GET')), /command 'GET' is defined twice/)
 })

@@ -1,6 +1,5 @@
-// Finds a command's spec from the bytes of its name, without making a string of them.
-import type { CommandSpec } from './types.js'
-
+// Finds a command's spec from the bytes of its name, without making a string of them (the node's and the
+// proxy's dispatchers).
 const BUCKETS = 256
 
 /**
@@ -9,11 +8,16 @@ const BUCKETS = 256
  * V8 hashes a fresh string before it can look it up; here a lookup hashes the bytes once and compares them
  * with one or two candidates.
  */
-export class CommandTable {
-  readonly #buckets: { name: Uint8Array; spec: CommandSpec }[][] = Array.from({ length: BUCKETS }, () => [])
+export class CommandTable<S extends { readonly name: string }> {
+  readonly #buckets: { name: Uint8Array; spec: S }[][] = Array.from({ length: BUCKETS }, () => [])
+
+  /** @param specs the commands to add, as by {@link add} */
+  constructor(specs: Iterable<S> = []) {
+    for (const spec of specs) this.add(spec)
+  }
 
   /** Adds `spec` under its name; throws if a command of that name is already in the table. */
-  add(spec: CommandSpec): void {
+  add(spec: S): void {
     const name = Buffer.from(spec.name.toLowerCase(), 'latin1')
     const bucket = this.#buckets[hashName(name)]!
     if (bucket.some((e) => equalFolded(name, e.name))) {
@@ -23,7 +27,7 @@ export class CommandTable {
   }
 
   /** The spec whose name equals `name` up to ASCII case, or undefined. */
-  find(name: Uint8Array): CommandSpec | undefined {
+  find(name: Uint8Array): S | undefined {
     const bucket = this.#buckets[hashName(name)]!
     for (let i = 0; i < bucket.length; i++) {
       const e = bucket[i]!
