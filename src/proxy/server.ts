@@ -18,7 +18,8 @@ import {
 } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import { arrayElements, errorText, integerReply, isErrorReply } from '../resp/scan.js'
-import { arityOk, COMMANDS, type CommandSpec } from './commands.js'
+import { utf8Of } from '../text.js'
+import { arityOk, COMMAND_TABLE, COMMANDS, type CommandSpec } from './commands.js'
 import {
   type MembershipChange,
   MembershipError,
@@ -482,9 +483,8 @@ export class RendezvousProxy {
   // ---- commands --------------------------------------------------------------------------------------------
 
   #execute(c: Client, args: Buffer[]): Buffer | Promise<Buffer> {
-    const sent = args[0]!.toString('latin1')
-    const spec = COMMANDS.get(sent) ?? COMMANDS.get(sent.toLowerCase())
-    if (spec === undefined) return unknownCommand(sent, args)
+    const spec = COMMAND_TABLE.find(args[0]!)
+    if (spec === undefined) return unknownCommand(args)
     if (!arityOk(spec.arity, args.length)) return wrongArity(spec.name)
     if (!c.authenticated && !NO_AUTH.has(spec.name)) return NOAUTH
     this.#commands++
@@ -513,7 +513,7 @@ export class RendezvousProxy {
 
   /** Sends the request as it is to the owner of `key`; its reply comes back as it is. */
   #forward(key: Buffer, args: Buffer[]): Promise<Buffer> {
-    return this.#cluster.route(key.toString('utf8'), (b) => (b as RawBackend).send(args)).catch(this.#onFail)
+    return this.#cluster.route(utf8Of(key), (b) => (b as RawBackend).send(args)).catch(this.#onFail)
   }
 
   /**
@@ -744,7 +744,7 @@ export class RendezvousProxy {
       case 'proxy':
         return this.#proxyCommand(c, sub, args)
       default:
-        return unknownCommand(spec.name, args)
+        return unknownCommand(args, spec.name)
     }
   }
 
@@ -1093,7 +1093,7 @@ function wrongArity(name: string): Buffer {
   return err(`ERR wrong number of arguments for '${name}' command`)
 }
 
-function unknownCommand(sent: string, args: Buffer[]): Buffer {
+function unknownCommand(args: Buffer[], sent = args[0]!.toString('latin1')): Buffer {
   let list = ''
   for (let i = 1; i < args.length && list.length < 128; i++)
     list += `'${args[i]!.toString('latin1').slice(0, 128)}' `
