@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { ProtocolError } from '../../src/resp/decoder.js'
-import { encodeReply, ReplyWriter } from '../../src/resp/encoder.js'
+import { encodeReply, formatDouble, ReplyWriter } from '../../src/resp/encoder.js'
 import {
   DoubleReply,
   Latin1Bulk,
@@ -35,7 +35,7 @@ function normalize(r: Reply, resp: 2 | 3): Reply {
     const items = r.items.map((x) => normalize(x, resp))
     return resp === 3 ? new SetReply(items) : items
   }
-  if (r instanceof DoubleReply) return resp === 3 ? r : Buffer.from(String(r.value))
+  if (r instanceof DoubleReply) return resp === 3 ? r : Buffer.from(formatDouble(r.value))
   if (r instanceof VerbatimReply) return resp === 3 ? r : Buffer.from(r.text)
   return r
 }
@@ -56,6 +56,7 @@ describe('reply encoder', () => {
     assert.equal(enc(new MapReply([['a', 1]])), '*2\r\n$1\r\na\r\n:1\r\n')
     assert.equal(enc(new SetReply(['x'])), '*1\r\n$1\r\nx\r\n')
     assert.equal(enc(new DoubleReply(1.5)), '$3\r\n1.5\r\n')
+    assert.equal(enc(new DoubleReply(Number.NEGATIVE_INFINITY)), '$4\r\n-inf\r\n')
     assert.equal(enc(new VerbatimReply('txt', 'ab')), '$2\r\nab\r\n')
     assert.equal(enc(Buffer.alloc(123, 'z')).slice(0, 7), '$123\r\nz')
   })
