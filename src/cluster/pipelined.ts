@@ -53,7 +53,8 @@ const CRLF_LEN = 2
 /**
  * One TCP connection to a RESP server, shared by every caller. A command on an idle connection is written at
  * once (unless `flush: 'turn'`); while replies are awaited, the commands issued in one event-loop turn are
- * written together (one `write` per turn, flushed from `setImmediate`). Replies are matched to callers in order, and raw replies are handed back without being decoded. The connection opens on first use; when it
+ * written together (one `write` per turn, flushed from `setImmediate`). Replies are matched to callers in
+ * order, and raw replies are handed back without being decoded. The connection opens on first use; when it
  * drops, every waiting call rejects and the next call reconnects (no offline queue, no retries: the cluster
  * decides what to do with failures).
  */
