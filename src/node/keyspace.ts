@@ -29,7 +29,8 @@ export const INLINE_MAX = 1024
 
 /**
  * Accounted bytes per key beyond its key and value: its Map entry (about 30 bytes), its key and value array
- * cells (8 + 8), its expiry time (8) and LRU links (4 + 4) in typed arrays, plus their growth slack.
+ * cells (8 + 8), its expiry time (8), reference bit (4) and free-list link (4) in a typed array, plus their
+ * growth slack.
  * Measured on Node 20 for 1,000,000 keys: 67 bytes per key. V8's garbage-collector headroom is not included.
  */
 export const ENTRY_OVERHEAD = 68
@@ -171,11 +172,10 @@ export function bytesToHuman(n: number): string {
  * The keyspace of a node (Redis's db0).
  *
  * Layout: a {@link KeyIndex} from key to slot number, and per-slot storage: the key and the value in two arrays, the
- * absolute expiry time (0 = none) and the links of a doubly linked LRU list in typed arrays. A key keeps its
- * slot for its whole life and freed slots are reused (a free list threaded through `next`), which gives
- * SCAN a stable, stateless cursor (see {@link Keyspace.scan}) and makes eviction O(1): the head of the list
- * is the least recently used slot. Slots with a TTL are also in a Set that the active expiry cycle walks
- * round-robin. Byte accounting is a running total of {@link entryBytes} (hashes adjust it per field).
+ * absolute expiry time (0 = none) and a reference bit in one typed array. A key keeps its slot for its whole
+ * life and freed slots are reused (a free list threaded through the slots), which gives SCAN a stable,
+ * stateless cursor (see {@link Keyspace.scan}). Eviction approximates LRU with the CLOCK algorithm (see
+ * `#victim`), so that an access sets one number instead of relinking a list. Slots with a TTL are also in a Set that the active expiry cycle walks round-robin. Byte accounting is a running total of {@link entryBytes} (hashes adjust it per field).
  *
  * Why not the `lru-cache` package: it was the first implementation (key to slot, with its `size`
  * accounting), and measurement showed it cannot meet the memory target. Loading 1,000,000 keys with
@@ -191,14 +191,15 @@ export class Keyspace {
   #index = new KeyIndex(this.#keys)
   #vals: (Value | undefined)[] = []
   // Per-slot numbers, interleaved so that one slot's fit in 16 bytes (one cache line): its expiry time at
-  // #exp[2 * slot], and its LRU links at #links[4 * slot + 2] (prev) and #links[4 * slot + 3] (next).
+  // #exp[2 * slot], its reference bit (1 = accessed since the clock hand last passed) at #meta[4 * slot + 2],
+  // and the next free slot (free slots only) at #meta[4 * slot + 3].
   #exp = new Float64Array(0)
-  #links = new Int32Array(0)
+  #meta = new Int32Array(0)
+  /** The clock hand: the next slot eviction looks at. */
+  #hand = 0
   #capacity = 0
   #slots = 0 // slots ever used (the SCAN cursor space): [0, #slots)
   #freeHead = -1
-  #head = -1 // least recently used
-  #tail = -1 // most recently used
   #used = 0
   #volatile = new Set<number>()
   #sampler: Iterator<number> | undefined
@@ -319,14 +320,14 @@ export class Keyspace {
     const exp = new Float64Array(2 * capacity)
     exp.set(this.#exp)
     this.#exp = exp
-    this.#links = new Int32Array(exp.buffer)
+    this.#meta = new Int32Array(exp.buffer)
     this.#capacity = capacity
   }
 
   #allocSlot(): number {
     const free = this.#freeHead
     if (free >= 0) {
-      this.#freeHead = this.#links[4 * free + 3]!
+      this.#freeHead = this.#meta[4 * free + 3]!
       return free
     }
     if (this.#slots === this.#capacity) this.#grow()
@@ -336,27 +337,9 @@ export class Keyspace {
     return slot
   }
 
-  #linkTail(slot: number): void {
-    this.#links[4 * slot + 2] = this.#tail
-    this.#links[4 * slot + 3] = -1
-    if (this.#tail >= 0) this.#links[4 * this.#tail + 3] = slot
-    else this.#head = slot
-    this.#tail = slot
-  }
-
-  #unlink(slot: number): void {
-    const p = this.#links[4 * slot + 2]!
-    const n = this.#links[4 * slot + 3]!
-    if (p >= 0) this.#links[4 * p + 3] = n
-    else this.#head = n
-    if (n >= 0) this.#links[4 * n + 2] = p
-    else this.#tail = p
-  }
-
+  /** Records an access to `slot`: it gets a second chance when the clock hand comes by. */
   #touch(slot: number): void {
-    if (slot === this.#tail) return
-    this.#unlink(slot)
-    this.#linkTail(slot)
+    this.#meta[4 * slot + 2] = 1
   }
 
   // Lookup of a live slot: -1 when missing or expired (an expired key is deleted on the spot).
@@ -376,14 +359,13 @@ export class Keyspace {
   #remove(key: string, slot: number): void {
     this.#index.delete(key)
     this.#used -= entryBytes(key, this.#vals[slot]!)
-    this.#unlink(slot)
     this.#keys[slot] = undefined
     this.#vals[slot] = undefined
     if (this.#exp[2 * slot] !== 0) {
       this.#exp[2 * slot] = 0
       this.#volatile.delete(slot)
     }
-    this.#links[4 * slot + 3] = this.#freeHead
+    this.#meta[4 * slot + 3] = this.#freeHead
     this.#freeHead = slot
   }
 
@@ -423,7 +405,7 @@ export class Keyspace {
       slot = this.#allocSlot()
       this.#keys[slot] = key
       this.#index.add(key, slot)
-      this.#linkTail(slot)
+      this.#meta[4 * slot + 2] = 0 // not referenced yet: a new key comes after the keys in use
     } else {
       this.#used -= entryBytes(key, this.#vals[slot]!)
       this.#touch(slot)
@@ -538,12 +520,11 @@ export class Keyspace {
     this.#index = new KeyIndex(this.#keys)
     this.#vals = []
     this.#exp = new Float64Array(0)
-    this.#links = new Int32Array(0)
+    this.#meta = new Int32Array(0)
     this.#capacity = 0
     this.#slots = 0
     this.#freeHead = -1
-    this.#head = -1
-    this.#tail = -1
+    this.#hand = 0
     this.#used = 0
     this.#volatile = new Set()
     this.#sampler = undefined
@@ -624,10 +605,27 @@ export class Keyspace {
   #evict(): void {
     if (this.#used > this.#peak) this.#peak = this.#used
     if (this.#maxmemory === 0 || this.#policy !== 'allkeys-lru') return
-    while (this.#used > this.#maxmemory && this.#head >= 0) {
-      const slot = this.#head
+    while (this.#used > this.#maxmemory && this.#index.size > 0) {
+      const slot = this.#victim()
       this.#remove(this.#keys[slot]!, slot)
       this.#stats.evictedKeys++
+    }
+  }
+
+  // LRU approximated by the CLOCK algorithm (second chance): a hand sweeps the slots in order; a slot accessed
+  // since the hand last passed loses its reference bit and is kept, the first one not accessed is evicted.
+  // Evicted slots are reused first (the free list is last in, first out), so new keys land just behind the
+  // hand and are the last it reaches. An exact LRU list would cost two more cache misses on every access (its
+  // neighbours' links); the hand costs about one slot visit per eviction, in memory order.
+  #victim(): number {
+    const n = this.#slots
+    const meta = this.#meta
+    for (;;) {
+      const slot = this.#hand
+      this.#hand = slot + 1 === n ? 0 : slot + 1
+      if (this.#keys[slot] === undefined) continue
+      if (meta[4 * slot + 2] === 0) return slot
+      meta[4 * slot + 2] = 0
     }
   }
 

@@ -50,6 +50,29 @@ describe('Keyspace', () => {
     assert.match(ks.infoSections(), new RegExp(`evicted_keys:${ks.stats.evictedKeys}\r\n`))
   })
 
+  test('allkeys-lru keeps the keys read lately and the newest writes; unread keys go oldest first', () => {
+    const ks = new Keyspace({ maxmemoryPolicy: 'allkeys-lru' })
+    const value = 'x'.repeat(100)
+    const key = (i: number) => `k${String(i).padStart(4, '0')}`
+    for (let i = 0; i < 1000; i++) ks.set(key(i), value)
+    for (let i = 0; i < 1000; i += 2) ks.read(key(i)) // the even keys are in use
+    const count = (from: number, to: number, step: number) => {
+      let n = 0
+      for (let i = from; i < to; i += step) if (ks.has(key(i))) n++
+      return n
+    }
+    ks.maxmemory = 600 * entryBytes(key(0), value)
+    assert.equal(ks.size, 600)
+    assert.equal(count(0, 1000, 2), 500, 'keys read lately stay')
+    assert.equal(count(1, 800, 2), 0, 'the 400 oldest unread keys went first')
+    assert.equal(count(801, 1000, 2), 100)
+    // New writes over the limit: the remaining unread keys go next; the keys in use and the new keys stay.
+    for (let i = 0; i < 100; i++) ks.set(`new${i}`, value)
+    assert.equal(count(1, 1000, 2), 0)
+    assert.equal(count(0, 1000, 2), 500, 'keys read lately stay')
+    for (let i = 0; i < 100; i++) assert.ok(ks.has(`new${i}`), `new${i} stays`)
+  })
+
   test('noeviction: denyoom commands answer OOM over the limit, others still work', () => {
     const { ks, run } = harness({ maxmemory: 4096, maxmemoryPolicy: 'noeviction' })
     let i = 0
