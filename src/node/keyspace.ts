@@ -313,7 +313,7 @@ export class Keyspace {
     return this.#stats
   }
 
-  // --- slots and the LRU list ---
+  // --- slots and their access bits ---
 
   #grow(): void {
     const capacity = Math.max(1024, this.#capacity * 2)
@@ -601,7 +601,7 @@ export class Keyspace {
     return this.#used > this.#maxmemory
   }
 
-  // Evicts least recently used keys until under maxmemory (allkeys-lru only).
+  // Evicts keys not used lately (see #victim) until under maxmemory (allkeys-lru only).
   #evict(): void {
     if (this.#used > this.#peak) this.#peak = this.#used
     if (this.#maxmemory === 0 || this.#policy !== 'allkeys-lru') return

@@ -22,8 +22,8 @@ export interface NodeOptions {
    */
   maxmemory?: number
   /**
-   * `allkeys-lru` evicts the least recently used keys to make room; `noeviction` refuses writes with
-   * `-OOM command not allowed when used memory > 'maxmemory'.`
+   * `allkeys-lru` evicts the least recently used keys (approximated, as Redis does) to make room;
+   * `noeviction` refuses writes with `-OOM command not allowed when used memory > 'maxmemory'.`
    * @default 'allkeys-lru'
    */
   maxmemoryPolicy?: MaxmemoryPolicy
