@@ -175,7 +175,9 @@ export function bytesToHuman(n: number): string {
  * absolute expiry time (0 = none) and a reference bit in one typed array. A key keeps its slot for its whole
  * life and freed slots are reused (a free list threaded through the slots), which gives SCAN a stable,
  * stateless cursor (see {@link Keyspace.scan}). Eviction approximates LRU with the CLOCK algorithm (see
- * `#victim`), so that an access sets one number instead of relinking a list. Slots with a TTL are also in a Set that the active expiry cycle walks round-robin. Byte accounting is a running total of {@link entryBytes} (hashes adjust it per field).
+ * `#victim`), so that an access sets one number instead of relinking a list. Slots with a TTL are also in a
+ * Set that the active expiry cycle walks round-robin. Byte accounting is a running total of
+ * {@link entryBytes} (hashes adjust it per field).
  *
  * Why not the `lru-cache` package: it was the first implementation (key to slot, with its `size`
  * accounting), and measurement showed it cannot meet the memory target. Loading 1,000,000 keys with
