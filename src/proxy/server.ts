@@ -228,9 +228,7 @@ export class RendezvousProxy {
           try {
             await this.#probeNew(s, true)
           } catch (e) {
-            throw new Error(
-              `reload: server "${s.id}" could not be fenced (flushed) before serving: ${e instanceof Error ? e.message : String(e)}; nothing changed, retry when it answers`,
-            )
+            throw fenceFailed(s.id, e)
           }
         }
       }
@@ -321,19 +319,19 @@ export class RendezvousProxy {
     return true
   }
 
-  /** Flushes the servers of `next` that could hold stale values: new ones, and those currently down. */
+  /**
+   * Flushes the servers of `next` that the current cluster has marked down: they may hold stale values. (Servers
+   * new to the membership were fenced already, before `reload` chose between a live change and a new cluster.)
+   */
   async #fence(next: Cluster, servers: readonly ServerConfig[]): Promise<void> {
     const current = new Map(this.#cluster.stats().servers.map((s) => [s.id, s]))
-    const known = new Set(this.#o.servers.map((s) => s.id))
-    const suspects = servers.filter((s) => !known.has(s.id) || current.get(s.id)?.up === false)
+    const suspects = servers.filter((s) => current.get(s.id)?.up === false)
     await Promise.all(
       suspects.map(async (s) => {
         try {
           await next.routeToServer(s.id, (b) => b.flush())
         } catch (e) {
-          throw new Error(
-            `reload: server "${s.id}" could not be fenced (flushed) before serving: ${e instanceof Error ? e.message : String(e)}; nothing changed, retry when it answers`,
-          )
+          throw fenceFailed(s.id, e)
         }
       }),
     )
@@ -1086,6 +1084,13 @@ function positive(b: Buffer): number | null {
 function storeOnly(name: string): Buffer {
   return err(
     `ERR ${name.toUpperCase()} is not supported by the proxy in store mode: values are replicated and versioned (supported: GET SET SETEX PSETEX MGET MSET DEL UNLINK EXISTS EXPIRE PEXPIRE TTL PTTL)`,
+  )
+}
+
+/** Why a reload stopped: server `id` could not be flushed before it would serve. */
+function fenceFailed(id: string, e: unknown): Error {
+  return new Error(
+    `reload: server "${id}" could not be fenced (flushed) before serving: ${e instanceof Error ? e.message : String(e)}; nothing changed, retry when it answers`,
   )
 }
 
