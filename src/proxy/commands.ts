@@ -120,10 +120,10 @@ add(
   'save bgsave bgrewriteaof shutdown debug monitor slaveof replicaof cluster migrate failover lastsave slowlog latency memory acl module object',
 )
 
-/** Every command the proxy knows, by lower-case name. */
-export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(specs.map((s) => [s.name, s]))
-/** The same commands, found from the bytes of a request's name. */
-export const COMMAND_TABLE = new CommandTable(specs)
+/** Every command the proxy knows, found from the bytes of its name in any ASCII case. */
+export const COMMANDS = new CommandTable(specs)
+/** Every command the proxy knows, in definition order. */
+export const COMMAND_LIST: readonly CommandSpec[] = specs
 
 /** True when `argc` arguments (name included) satisfy `arity`. */
 export function arityOk(arity: number, argc: number): boolean {

@@ -19,7 +19,7 @@ import {
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import { arrayElements, errorText, integerReply, isErrorReply } from '../resp/scan.js'
 import { utf8Of } from '../text.js'
-import { arityOk, COMMAND_TABLE, COMMANDS, type CommandSpec } from './commands.js'
+import { arityOk, COMMAND_LIST, COMMANDS, type CommandSpec } from './commands.js'
 import {
   type MembershipChange,
   MembershipError,
@@ -481,7 +481,7 @@ export class RendezvousProxy {
   // ---- commands --------------------------------------------------------------------------------------------
 
   #execute(c: Client, args: Buffer[]): Buffer | Promise<Buffer> {
-    const spec = COMMAND_TABLE.find(args[0]!)
+    const spec = COMMANDS.find(args[0]!)
     if (spec === undefined) return unknownCommand(args)
     if (!arityOk(spec.arity, args.length)) return wrongArity(spec.name)
     if (!c.authenticated && !NO_AUTH.has(spec.name)) return NOAUTH
@@ -829,7 +829,7 @@ export class RendezvousProxy {
                 : [1, -1, 1]
       return [s.name, s.arity, [], ...keys]
     }
-    const served = [...COMMANDS.values()].filter((s) => s.route.kind !== 'refuse')
+    const served = COMMAND_LIST.filter((s) => s.route.kind !== 'refuse')
     switch (sub) {
       case '':
         return bytes(served.map(info))
@@ -842,7 +842,7 @@ export class RendezvousProxy {
       case 'info':
         return bytes(
           args.slice(2).map((a) => {
-            const s = COMMANDS.get(a.toString('latin1').toLowerCase())
+            const s = COMMANDS.find(a)
             return s === undefined || s.route.kind === 'refuse' ? null : info(s)
           }),
         )
