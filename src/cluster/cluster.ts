@@ -1,9 +1,9 @@
 // The cluster client: rendezvous routing over live servers, failover, fencing, read-through cache, replicas.
 import dc from 'node:diagnostics_channel'
+import { utf8Of } from '../buffers.js'
 import { RendezvousError } from '../errors.js'
 import { Rendezvous, unknownServer } from '../placement/rendezvous.js'
 import { normalizeServer } from '../placement/server.js'
-import { utf8Of } from '../text.js'
 import { type Backend, dumpWith, isReplyError } from './backend.js'
 import { compareStored, decode, encode, HybridClock, hasHeader, Kind } from './envelope.js'
 import { allDown, ClusterError, type KeyFailure, timeoutError } from './errors.js'

@@ -1,6 +1,6 @@
 // The node's data: a byte-accounted LRU keyspace with TTLs, maxmemory eviction, active expiry and INFO stats.
 import { performance } from 'node:perf_hooks'
-import { latin1Of } from '../text.js'
+import { latin1Of } from '../buffers.js'
 import { KeyIndex } from './keyindex.js'
 
 /**

@@ -1,6 +1,7 @@
 // The proxy: a RESP server whose commands are routed over a Cluster, with replies kept in request order.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
+import { utf8Of } from '../buffers.js'
 import { Cluster, type ClusterStats } from '../cluster/cluster.js'
 import type { ServerConfig } from '../cluster/options.js'
 import type { RawBackend } from '../cluster/pipelined.js'
@@ -18,7 +19,6 @@ import {
 } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import { arrayElements, errorText, integerReply, isErrorReply } from '../resp/scan.js'
-import { utf8Of } from '../text.js'
 import { arityOk, COMMAND_LIST, COMMANDS, type CommandSpec } from './commands.js'
 import {
   type MembershipChange,

@@ -1,4 +1,5 @@
 // Incremental decoder of client requests (RESP multibulk arrays and inline commands) with hard limits.
+import { subarray } from '../buffers.js'
 import { RendezvousError } from '../errors.js'
 
 /** Limits of {@link RequestDecoder}; a request over any of them is a protocol error. */
@@ -52,9 +53,6 @@ const CR = 13
 const LF = 10
 const STAR = 42
 const DOLLAR = 36
-// Called through a constant rather than as `b.subarray`: chunks reach the decoder as Buffers of several hidden
-// classes (socket reads, concatenations), which turns a method load on them into a runtime lookup per argument.
-const subarray = Uint8Array.prototype.subarray as (this: Buffer, start: number, end: number) => Buffer
 
 /**
  * Decodes a byte stream of requests, split anywhere, into argument vectors. Call {@link push} with each chunk

@@ -1,4 +1,5 @@
 // Reply encoder: writes Reply values as RESP2 or RESP3 into one growing buffer, flushed once per read event.
+import { copy, latin1Write } from '../buffers.js'
 import {
   DoubleReply,
   Latin1Bulk,
@@ -19,17 +20,6 @@ const NULL2 = Buffer.from('$-1\r\n')
 const NULL_ARRAY2 = Buffer.from('*-1\r\n')
 const NULL3 = Buffer.from('_\r\n')
 const OK_LINE = Buffer.from('+OK\r\n')
-
-// Buffer methods called through constants, not as `buf.copy(...)`: the buffers met here have several hidden
-// classes (pooled, own-memory, sliced), which makes a method load on them a runtime lookup on every reply.
-const copy = Buffer.prototype.copy
-type Latin1Writer = { latin1Write?: (this: Buffer, s: string, offset: number, length: number) => number }
-const nodeLatin1Write = (Buffer.prototype as unknown as Latin1Writer).latin1Write
-/** Writes the latin1 string `s` (`n` chars) into `buf` at `p`; Node's own latin1Write where present. */
-const latin1Write: (buf: Buffer, s: string, p: number, n: number) => number =
-  typeof nodeLatin1Write === 'function'
-    ? (buf, s, p, n) => nodeLatin1Write.call(buf, s, p, n)
-    : (buf, s, p, n) => buf.write(s, p, n, 'latin1')
 
 /**
  * Accumulates encoded replies. Small replies are copied into one scratch buffer (one allocation per flush);

@@ -1,4 +1,5 @@
 // Finds where each reply ends in a server's byte stream, and reads the few reply shapes the proxy merges.
+import { subarray } from '../buffers.js'
 import { ProtocolError } from './decoder.js'
 
 const CR = 13
@@ -79,9 +80,6 @@ function findLf(b: Buffer, from: number, end: number): number {
   const lf = b.indexOf(LF, stop)
   return lf < end ? lf : -1
 }
-
-// Called through a constant, not as `raw.subarray`: the buffers met here have several hidden classes.
-const subarray = Uint8Array.prototype.subarray as (this: Buffer, start: number, end: number) => Buffer
 
 /**
  * A complete raw reply that is one bulk string: its bytes (a slice of `raw`), null for a nil (`$-1`, RESP3
