@@ -1,5 +1,6 @@
 // A Backend on one pipelined connection per server, built on our codec, that can also pass raw replies through.
 import { connect, type Socket } from 'node:net'
+import { charCodeAt } from '../placement/hash.js'
 import { ReplyError as ErrorReply, NULL_ARRAY, type Reply, Status } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import { bulkArray, bulkReply, INCOMPLETE, replyEnd } from '../resp/scan.js'
@@ -269,7 +270,7 @@ export class PipelinedBackend implements RawBackend {
         if (ascii) {
           p = header(out, p, 36, len)
           for (let i = 0; i < len; i++) {
-            const c = a.charCodeAt(i)
+            const c = charCodeAt.call(a, i)
             if (c >= 0x80) {
               ascii = false
               break

@@ -1,5 +1,5 @@
 // The keyspace's index from key to slot: an open-addressing hash table in one typed array.
-import { fmix32i, stepA, tailA } from '../placement/hash.js'
+import { charCodeAt, fmix32i, stepA, tailA } from '../placement/hash.js'
 
 const MIN_BUCKETS = 1024
 
@@ -109,11 +109,6 @@ export class KeyIndex {
     for (let i = 0; i < old.length; i += 2) if (old[i + 1] !== 0) this.#insert(old[i]!, old[i + 1]!)
   }
 }
-
-// Read through a constant function rather than `key.charCodeAt`: a method load on the key is a property load
-// whose feedback turns polymorphic once keys of several string representations (sequential, sliced, cons,
-// thin, internalized) have passed through, and then costs a runtime lookup per character (measured 4x slower).
-const charCodeAt = String.prototype.charCodeAt
 
 /** MurmurHash3 x86_32 of a string's char codes (one byte each for latin1 strings), with `seed`. */
 export function hashKey(key: string, seed: number): number {
