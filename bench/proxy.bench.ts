@@ -3,11 +3,10 @@
 // best kept, default 3).
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { freePort } from '../test/cluster/servers.js'
+import { freePort, waitPort } from '../test/cluster/servers.js'
 
 const run = promisify(execFile)
 const N = Number(process.env.BENCH_N ?? 200_000)
@@ -20,21 +19,6 @@ for (const tool of ['redis-server', 'redis-benchmark', 'nutcracker']) {
     )
     process.exit(process.env.CI === 'true' ? 1 : 0)
   }
-}
-
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ port, host: '127.0.0.1' }, () => {
-        s.destroy()
-        resolve(true)
-      })
-      s.on('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`nothing listens on port ${port}`)
 }
 
 const children: ChildProcess[] = []

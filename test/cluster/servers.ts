@@ -1,7 +1,7 @@
 // Test helpers: real redis-server processes on free loopback ports, and our own node, started and stopped.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import dc from 'node:diagnostics_channel'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 
 /** A running server process. */
 export interface ServerProcess {
@@ -79,6 +79,22 @@ function spawnRedis(port: number, extra: string[]): Promise<ServerProcess> {
 /** Pauses for `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:`port`, trying every 50 ms for up to `ms`. */
+export async function waitPort(port: number, ms = 10_000): Promise<void> {
+  for (let i = 0; i * 50 < ms; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy()
+        resolve(true)
+      })
+      s.on('error', () => resolve(false))
+    })
+    if (ok) return
+    await sleep(50)
+  }
+  throw new Error(`nothing listens on port ${port}`)
 }
 
 /** Resolves when `channel` publishes an event for server `id` (or rejects after `ms`). */

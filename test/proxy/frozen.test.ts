@@ -2,13 +2,12 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Redis } from 'ioredis'
 import { createProxy } from '../../src/proxy/index.js'
-import { freePort, haveRedis, type ServerProcess, sleep, startRedis } from '../cluster/servers.js'
+import { freePort, haveRedis, type ServerProcess, sleep, startRedis, waitPort } from '../cluster/servers.js'
 import { haveTool } from './helpers.js'
 
 /** Starts nutcracker over `ports` (database 1, so our proxy's fence, a FLUSHDB of database 0, spares its keys). */
@@ -34,19 +33,13 @@ async function startNutcracker(dir: string, ports: number[]): Promise<{ port: nu
     ].join('\n'),
   )
   const proc = spawn('nutcracker', ['-c', conf, '-o', join(dir, 'nutcracker.log')], { stdio: 'ignore' })
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ port, host: '127.0.0.1' }, () => {
-        s.destroy()
-        resolve(true)
-      })
-      s.on('error', () => resolve(false))
-    })
-    if (ok) return { port, proc }
-    await sleep(50)
+  try {
+    await waitPort(port, 5000)
+  } catch {
+    proc.kill('SIGKILL')
+    throw new Error('nutcracker did not start')
   }
-  proc.kill('SIGKILL')
-  throw new Error('nutcracker did not start')
+  return { port, proc }
 }
 
 interface KeyState {
