@@ -1,11 +1,13 @@
 // A Backend on one pipelined connection per server, built on our codec, that can also pass raw replies through.
 import { connect, type Socket } from 'node:net'
-import { charCodeAt } from '../placement/hash.js'
 import { ReplyError as ErrorReply, NULL_ARRAY, type Reply, Status } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import { bulkArray, bulkReply, INCOMPLETE, replyEnd } from '../resp/scan.js'
 import { type Backend, type Entry, ReplyError, type SetOptions } from './backend.js'
 import { Scripts } from './scripts.js'
+
+// Unexported on purpose, so that V8 inlines the character read (see placement/hash.ts).
+const charCodeAt = String.prototype.charCodeAt
 
 /** A {@link Backend} that can also send any command and hand back its reply as raw bytes. */
 export interface RawBackend extends Backend {

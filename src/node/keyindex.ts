@@ -1,5 +1,8 @@
 // The keyspace's index from key to slot: an open-addressing hash table in one typed array.
-import { charCodeAt, fmix32i, stepA, tailA } from '../placement/hash.js'
+import { fmix32i, stepA, tailA } from '../placement/hash.js'
+
+// Unexported on purpose, so that V8 inlines the character read (see placement/hash.ts).
+const charCodeAt = String.prototype.charCodeAt
 
 const MIN_BUCKETS = 1024
 

@@ -25,9 +25,12 @@ export function fmix32(h: number): number {
 /**
  * `String#charCodeAt`, to call as `charCodeAt.call(s, i)` on hot paths. A method load `s.charCodeAt` turns
  * polymorphic once strings of several representations (literals, concatenations, slices, decoded bytes) have
- * passed through, and then costs a runtime lookup per character (measured 4x slower when hashing keys).
+ * passed through, and then costs a runtime lookup per character. Each module that reads characters on a hot path
+ * declares this constant itself, unexported: V8 folds a module's own constant into optimised code and then
+ * inlines the character read, but reads an exported or imported one from a cell and calls it through the generic
+ * call builtin (measured 4x slower when hashing keys).
  */
-export const charCodeAt = String.prototype.charCodeAt
+const charCodeAt = String.prototype.charCodeAt
 
 // Scratch outputs of digest(), so the hot path allocates nothing.
 let outA = 0
