@@ -79,6 +79,8 @@ const MAX_RATIO_SPREAD = 2 ** 900
 const LOG_SLACK = 1e-9
 /** Most slots the branch-free uniform pick handles: a slot's offset takes the low 10 bits of a packed int. */
 const PACKED_MAX = 1024
+/** From this many slots on, the uniform pick keeps two running maxima. */
+const TWO_CHAINS = 16
 
 /**
  * Server digests, normalised weights and id ranks packed in typed arrays, one slot per entry. A flat placement
@@ -153,21 +155,49 @@ export class ScoreTable {
    */
   pickUniform(ka: number, key: Key, start: number, end: number): number {
     if (end - start > PACKED_MAX) return this.#pickUniformExact(ka, key, start, end)
-    // Each slot's top 21 bits and its offset packed in one int, (top << 10) | offset, and the largest kept
-    // without a branch (a data-dependent branch here mispredicts about ln(n) times per key). Two slots with the
-    // same top bits must be told apart by lane B: when the winner's top bits were seen twice, the exact loop
-    // decides.
+    // Each slot's top 21 bits and its offset packed in one int, (top << 10) | offset (never negative), and the
+    // largest kept without a branch (a data-dependent branch here mispredicts about ln(n) times per key). Two
+    // slots with the same top bits must be told apart by lane B: when the winner's top bits were seen twice, the
+    // exact loop decides. From TWO_CHAINS slots on, two running maxima over alternate slots halve the chain of
+    // dependent steps (measured 3% faster at 100 slots, 6-8% at 1000 and in hierarchical groups, but 8% slower
+    // at 10), and a tie counts within one chain or as both chains' maxima.
     const sa = this.sa
+    if (end - start < TWO_CHAINS) {
+      let m = ((fmix32i(ka ^ sa[start]!) >>> 11) << 10) | 0
+      let tie = -1
+      for (let k = start + 1; k < end; k++) {
+        const p = ((fmix32i(ka ^ sa[k]!) >>> 11) << 10) | (k - start)
+        if ((p ^ m) >>> 10 === 0) tie = p >>> 10
+        const d = p - m
+        m += d & ~(d >> 31)
+      }
+      if (tie === m >>> 10) return this.#pickUniformExact(ka, key, start, end)
+      return start + (m & (PACKED_MAX - 1))
+    }
     let m = ((fmix32i(ka ^ sa[start]!) >>> 11) << 10) | 0
+    let m2 = -1
     let tie = -1
-    for (let k = start + 1; k < end; k++) {
+    let tie2 = -1
+    let k = start + 1
+    for (; k + 1 < end; k += 2) {
+      const p = ((fmix32i(ka ^ sa[k]!) >>> 11) << 10) | (k - start)
+      const q = ((fmix32i(ka ^ sa[k + 1]!) >>> 11) << 10) | (k + 1 - start)
+      if ((p ^ m) >>> 10 === 0) tie = p >>> 10
+      if ((q ^ m2) >>> 10 === 0) tie2 = q >>> 10
+      const d = p - m
+      m += d & ~(d >> 31)
+      const d2 = q - m2
+      m2 += d2 & ~(d2 >> 31)
+    }
+    if (k < end) {
       const p = ((fmix32i(ka ^ sa[k]!) >>> 11) << 10) | (k - start)
       if ((p ^ m) >>> 10 === 0) tie = p >>> 10
       const d = p - m
       m += d & ~(d >> 31)
     }
-    if (tie === m >>> 10) return this.#pickUniformExact(ka, key, start, end)
-    return start + (m & (PACKED_MAX - 1))
+    const top = Math.max(m, m2) >>> 10
+    if (tie === top || tie2 === top || (m ^ m2) >>> 10 === 0) return this.#pickUniformExact(ka, key, start, end)
+    return start + (Math.max(m, m2) & (PACKED_MAX - 1))
   }
 
   #pickUniformExact(ka: number, key: Key, start: number, end: number): number {

@@ -31,11 +31,14 @@ test('servers tied on the top bits of their draws are ordered by the whole draw,
     // The reference: the ranking sorts by the full 53-bit draw.
     const winner = new Rendezvous([...pair]).ranking(key)[0]!
     for (let n = 0; n <= lower.length; n += 5) {
-      for (const at of [0, Math.floor(n / 2), n]) {
+      // The pair next to each other and a few slots apart: the fast pick runs over alternate slots in two
+      // chains, and a tie must be seen within one chain and across the two.
+      for (const [at, gap] of [0, Math.floor(n / 2), n].flatMap((at) => [1, 2, 3].map((gap) => [at, gap]))) {
         const ids = [...lower.slice(0, n)]
-        ids.splice(at, 0, ...pair)
+        ids.splice(at!, 0, pair[0])
+        ids.splice(Math.min(at! + gap!, ids.length), 0, pair[1])
         const p = new Rendezvous(ids)
-        assert.equal(p.pick(key), winner, `key ${key}, ${ids.length} servers, pair at ${at}`)
+        assert.equal(p.pick(key), winner, `key ${key}, ${ids.length} servers, pair at ${at} and ${at! + gap!}`)
         assert.equal(p.ranking(key)[0], winner)
         assert.equal(p.pickN(key, 2)[0], winner)
         assert.equal(new Rendezvous([...ids].reverse()).pick(key), winner)
