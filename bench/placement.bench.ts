@@ -1,7 +1,7 @@
 // Placement hot path: lookups/s, balance, movement and memory of our strategies against hashring, skeleton-rendezvous and jump hash.
 import { createRequire } from 'node:module'
 import HashRing from 'hashring'
-import { idealCounts, maxOverMean, sampleKeyArray } from '../src/cli/sample.js'
+import { idealCounts, maxOverMean, sampleKeyArray, sampleKeys } from '../src/cli/sample.js'
 import { digestInto, lastA, lastB } from '../src/placement/hash.js'
 import { HierarchicalRendezvous } from '../src/placement/hierarchical.js'
 import { Rendezvous } from '../src/placement/rendezvous.js'
@@ -9,6 +9,11 @@ import { Rendezvous } from '../src/placement/rendezvous.js'
 const KEYS = 1_000_000
 const SIZES = [10, 100, 1000, 10000]
 const SEED = 20240601
+/**
+ * Balance of ours over all keys is judged on this many key sets of KEYS keys (the timed set and fresh ones): the
+ * largest share of one set varies from set to set by about 40% of the 1% the target allows at N = 100.
+ */
+const BALANCE_SETS = 5
 /** Timing: median of this many runs, after one warm-up run. */
 const RUNS = 5
 /**
@@ -212,6 +217,9 @@ interface Row {
   timedKeys: number
   sampleKeys: number
   maxOverMean: number
+  /** max/mean averaged over the balance key sets, and how many sets (1: the timed set alone). */
+  balanceMean: number
+  balanceSets: number
   ideal: number
   idealSd: number
   /** Pearson's chi-square of the counts against the weight shares, divided by its degrees of freedom. */
@@ -236,7 +244,8 @@ function main(): void {
       'columns: x <baseline> = lookups/s ratio; max/mean = most loaded server / its fair share; ideal = the same for',
       '  a uniform random assignment of as many keys (mean±sd over 10 seeds); chi2/df = 1±sqrt(2/df) if as good as',
       '  random; moved/opt = keys moved / least possible (w/W), ±1 standard error of sampling; untouched = keys moved',
-      '  between two servers the change did not touch',
+      '  between two servers the change did not touch. The table shows the timed key set; the balance targets of ours',
+      `  over all keys use the mean of max/mean over ${BALANCE_SETS} key sets of that size (its standard error: sd/sqrt(${BALANCE_SETS}))`,
     ].join('\n'),
   )
   const rows: Row[] = []
@@ -285,6 +294,14 @@ function measure(strategy: Strategy, servers: readonly Srv[], keys: readonly str
   for (let k = 0; k < count; k++) counts[base[k]!]!++
   const weights = servers.map((s) => s.weight)
   const observed = maxOverMean(counts, weights)
+  // Ours over all keys: the same figure on more key sets of the same size, averaged.
+  let balanceSum = observed
+  const balanceSets = strategy.ours && count === keys.length ? BALANCE_SETS : 1
+  for (let set = 1; set < balanceSets; set++) {
+    const c = new Float64Array(n)
+    for (const key of sampleKeys(count, SEED + 1000 * set)) c[index.get(inst.pick(key))!]!++
+    balanceSum += maxOverMean(c, weights)
+  }
   // The reference: ideal random assignments of as many keys, averaged over 10 seeds to steady it; their spread
   // tells how much max/mean itself varies from one key set to another.
   const ideals = Array.from({ length: 10 }, (_, s) =>
@@ -309,6 +326,8 @@ function measure(strategy: Strategy, servers: readonly Srv[], keys: readonly str
     timedKeys,
     sampleKeys: count,
     maxOverMean: observed,
+    balanceMean: balanceSum / balanceSets,
+    balanceSets,
     chi2: chiSquare(counts, weights),
     ideal,
     idealSd,
@@ -480,13 +499,17 @@ function printTargets(rows: Row[], memory: Memory): void {
   rate('hierarchical', 1000, 3e6)
   rate('hierarchical', 10000, 2e6)
   for (const r of rows.filter((row) => row.strategy.ours)) {
-    const d = r.maxOverMean / r.ideal - 1
+    // The mean of `balanceSets` sets varies less than one set: its standard error is idealSd / sqrt(sets).
+    const d = r.balanceMean / r.ideal - 1
+    const sd = r.idealSd / Math.sqrt(r.balanceSets)
+    const sets =
+      r.balanceSets > 1
+        ? `mean of ${r.balanceSets} sets of ${fmtInt(r.sampleKeys)} keys; the timed set alone ${r.maxOverMean.toFixed(4)}`
+        : `${fmtInt(r.sampleKeys)} keys`
     lines.push([
-      r.idealSd > 0.01 * r.ideal || (d > 0.01 && r.maxOverMean <= r.ideal + 3 * r.idealSd)
-        ? 'noise'
-        : d <= 0.01,
-      `balance ${r.strategy.name} at N=${r.n}: max/mean ${r.maxOverMean.toFixed(4)} within 1% of ideal ` +
-        `${r.ideal.toFixed(4)}±${r.idealSd.toFixed(4)} (${(d * 100).toFixed(2)}%, ${fmtInt(r.sampleKeys)} keys)`,
+      sd > 0.01 * r.ideal || (d > 0.01 && r.balanceMean <= r.ideal + 3 * sd) ? 'noise' : d <= 0.01,
+      `balance ${r.strategy.name} at N=${r.n}: max/mean ${r.balanceMean.toFixed(4)} within 1% of ideal ` +
+        `${r.ideal.toFixed(4)}±${r.idealSd.toFixed(4)} (${(d * 100).toFixed(2)}%, ${sets})`,
     ])
   }
   for (const r of rows.filter((row) => row.strategy.ours)) {
