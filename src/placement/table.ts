@@ -196,7 +196,8 @@ export class ScoreTable {
       m += d & ~(d >> 31)
     }
     const top = Math.max(m, m2) >>> 10
-    if (tie === top || tie2 === top || (m ^ m2) >>> 10 === 0) return this.#pickUniformExact(ka, key, start, end)
+    if (tie === top || tie2 === top || (m ^ m2) >>> 10 === 0)
+      return this.#pickUniformExact(ka, key, start, end)
     return start + (Math.max(m, m2) & (PACKED_MAX - 1))
   }
 

@@ -38,7 +38,11 @@ test('servers tied on the top bits of their draws are ordered by the whole draw,
         ids.splice(at!, 0, pair[0])
         ids.splice(Math.min(at! + gap!, ids.length), 0, pair[1])
         const p = new Rendezvous(ids)
-        assert.equal(p.pick(key), winner, `key ${key}, ${ids.length} servers, pair at ${at} and ${at! + gap!}`)
+        assert.equal(
+          p.pick(key),
+          winner,
+          `key ${key}, ${ids.length} servers, pair at ${at} and ${at! + gap!}`,
+        )
         assert.equal(p.ranking(key)[0], winner)
         assert.equal(p.pickN(key, 2)[0], winner)
         assert.equal(new Rendezvous([...ids].reverse()).pick(key), winner)
