@@ -34,8 +34,18 @@ export const latin1Write: (buf: Buffer, s: string, p: number, n: number) => numb
     ? (buf, s, p, n) => nodeLatin1Write.call(buf, s, p, n)
     : (buf, s, p, n) => buf.write(s, p, n, 'latin1')
 
-/** `Buffer#subarray`: call as `subarray.call(buf, start, end)`. */
-export const subarray = Uint8Array.prototype.subarray as (this: Buffer, start: number, end: number) => Buffer
+type Viewer = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer
+// Node's own Buffer class, which the getter Buffer[Symbol.species] returns. `subarray` on a Buffer runs that getter
+// on every call, through a generic property load (with the builtin itself, 3.5% of a node's CPU under GET at
+// -P 16); constructing the view directly skips it.
+const FastBuffer = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species]
+const subarrayOf = Uint8Array.prototype.subarray as (this: Buffer, start: number, end: number) => Buffer
+
+/** The view of `buf` from `start` to `end`, without copying; 0 <= start <= end <= buf.length (not checked). */
+export const subarray: (buf: Buffer, start: number, end: number) => Buffer =
+  typeof FastBuffer === 'function'
+    ? (buf, start, end) => new (FastBuffer as Viewer)(buf.buffer, buf.byteOffset + start, end - start)
+    : (buf, start, end) => subarrayOf.call(buf, start, end)
 
 /** `Buffer#copy`: call as `copy.call(source, target, targetStart, sourceStart?, sourceEnd?)`. */
 export const copy = Buffer.prototype.copy

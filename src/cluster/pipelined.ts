@@ -1,5 +1,6 @@
 // A Backend on one pipelined connection per server, built on our codec, that can also pass raw replies through.
 import { connect, type Socket } from 'node:net'
+import { subarray } from '../buffers.js'
 import { ReplyError as ErrorReply, NULL_ARRAY, type Reply, Status } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import { bulkArray, bulkReply, INCOMPLETE, replyEnd } from '../resp/scan.js'
@@ -221,7 +222,7 @@ export class PipelinedBackend implements RawBackend {
       while (pos < buf.length && this.#socket === socket) {
         const end = replyEnd(buf, pos)
         if (end === INCOMPLETE) break
-        this.#deliver(buf.subarray(pos, end))
+        this.#deliver(subarray(buf, pos, end))
         pos = end
       }
     } catch (err) {
@@ -229,7 +230,7 @@ export class PipelinedBackend implements RawBackend {
       return
     }
     if (pos < buf.length) {
-      this.#rest = buf.subarray(pos)
+      this.#rest = subarray(buf, pos, buf.length)
       this.#need = bulkNeed(this.#rest)
     } else {
       this.#need = 0

@@ -206,7 +206,7 @@ export class RequestDecoder {
           if (this.#argBytes + len > this.#maxQuery) this.#fail('query buffer limit exceeded')
           return pos
         }
-        this.#args.push(subarray.call(b, pos, pos + len))
+        this.#args.push(subarray(b, pos, pos + len))
         this.#argBytes += len
         pos += len + 2
         this.#bulkLen = -1

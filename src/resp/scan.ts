@@ -91,7 +91,7 @@ export function bulkReply(raw: Buffer): Buffer | null | undefined {
   if (t !== 36) return undefined
   const lf = findLf(raw, 1, raw.length)
   const n = lineNumber(raw, 1, lf)
-  return n < 0 ? null : subarray.call(raw, lf + 1, lf + 1 + n)
+  return n < 0 ? null : subarray(raw, lf + 1, lf + 1 + n)
 }
 
 /**
@@ -121,7 +121,7 @@ export function bulkArray(raw: Buffer): (Buffer | null)[] | undefined {
       pos = lf + 1
     } else {
       if (lf + 1 + len + 2 > end) throw new ProtocolError('truncated array reply')
-      out[i] = subarray.call(raw, lf + 1, lf + 1 + len)
+      out[i] = subarray(raw, lf + 1, lf + 1 + len)
       pos = lf + 1 + len + 2
     }
   }
