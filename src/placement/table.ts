@@ -12,6 +12,7 @@ import {
   weightedScore,
 } from './hash.js'
 import { compareUtf8, type Server } from './server.js'
+import { simd, simdEnabled } from './simd.js'
 
 // Pruning table for the weighted loops: a draw whose top 12 bits are j has u <= (j + 1) / 4096, so
 // e = -ln(u) >= -ln((j + 1) / 4096). INV_E[j] is the inverse of that bound (+Infinity for j = 4095, where u may
@@ -79,6 +80,12 @@ const MAX_RATIO_SPREAD = 2 ** 900
 const LOG_SLACK = 1e-9
 /** Most slots the branch-free uniform pick handles: a slot's offset takes the low 10 bits of a packed int. */
 const PACKED_MAX = 1024
+/** From this many slots on, picks run on the SIMD loops of pick.wat where available (fewer: JavaScript is faster). */
+const SIMD_MIN = 4
+/** Widest weight spread for the SIMD weighted pick, whose factors wmax / w are f32. */
+const SIMD_SPREAD = 2 ** 100
+/** The SIMD weighted pick's factors are rounded down by this much, so that its lower bounds stay lower bounds. */
+const SIMD_IW_SHRINK = 1 - 2 ** -20
 /** From this many slots on, the uniform pick keeps two running maxima. */
 const TWO_CHAINS = 16
 
@@ -101,6 +108,9 @@ export class ScoreTable {
   readonly uniform: boolean
   /** True when weights are within MAX_RATIO_SPREAD of each other: the ratio loop is exact. */
   readonly #ratios: boolean
+  /** Byte offsets in the SIMD memory of the slots' digests (lane A) and of their factors wmax / w; -1: none. */
+  readonly #simdSa: number = -1
+  readonly #simdIw: number = -1
   // Scratch for rankings (draws and scores by slot), reused across calls.
   #d: Float64Array | null = null
   // Scratch for the weighted pick's candidates, allocated on first use.
@@ -122,6 +132,7 @@ export class ScoreTable {
       wmin = Math.min(wmin, s.weight)
     }
     this.#ratios = wmax / wmin <= MAX_RATIO_SPREAD
+    const useSimd = simdEnabled() && slots.length >= SIMD_MIN
     const byId = [...servers.keys()].sort((a, b) => compareUtf8(servers[a]!.id, servers[b]!.id))
     const rankOf = new Int32Array(servers.length)
     byId.forEach((serverIndex, rank) => {
@@ -146,6 +157,14 @@ export class ScoreTable {
       }
       this.idRank[k] = rankOf[i]!
     }
+    if (useSimd) {
+      this.#simdSa = simd!.store(this, this.sa)
+      if (this.#simdSa >= 0 && !this.uniform && wmax / wmin <= SIMD_SPREAD) {
+        const iw = new Float32Array(n)
+        for (let k = 0; k < n; k++) iw[k] = Math.fround((SIMD_IW_SHRINK * wmax) / servers[slots[k]!]!.weight)
+        this.#simdIw = simd!.store(this, iw)
+      }
+    }
   }
 
   /**
@@ -155,6 +174,10 @@ export class ScoreTable {
    */
   pickUniform(ka: number, key: Key, start: number, end: number): number {
     if (end - start > PACKED_MAX) return this.#pickUniformExact(ka, key, start, end)
+    if (this.#simdSa >= 0 && end - start >= SIMD_MIN) {
+      const r = simd!.uniform(ka, this.#simdSa + 4 * start, end - start)
+      return r >= 0 ? start + r : this.#pickUniformExact(ka, key, start, end)
+    }
     // Each slot's top 21 bits and its offset packed in one int, (top << 10) | offset (never negative), and the
     // largest kept without a branch (a data-dependent branch here mispredicts about ln(n) times per key). Two
     // slots with the same top bits must be told apart by lane B: when the winner's top bits were seen twice, the
@@ -227,6 +250,11 @@ export class ScoreTable {
   pick(ka: number, key: Key, start: number, end: number): number {
     if (this.uniform) return this.pickUniform(ka, key, start, end)
     if (!this.#ratios) return this.#pickLog(key, start, end)
+    const n = end - start
+    if (this.#simdIw >= 0 && n >= SIMD_MIN && n <= PACKED_MAX) {
+      const r = simd!.weighted(ka, this.#simdSa + 4 * start, this.#simdIw + 4 * start, n)
+      if (r >= 0) return start + r
+    }
     return end - start <= FEW ? this.#pickRatioFew(ka, key, start, end) : this.#pickRatio(ka, key, start, end)
   }
 

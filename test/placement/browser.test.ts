@@ -19,6 +19,9 @@ const servers = [
   { id: 'd', weight: 1e300, zone: 'z1' },
   ...Array.from({ length: 40 }, (_, i) => ({ id: `s${i}`, weight: 1 + (i % 3), zone: `z${i % 4}` })),
 ]
+// Equal weights and mild weights: in the browser too these run on the SIMD picks (pick.wat).
+const even = Array.from({ length: 50 }, (_, i) => `e${i}`)
+const mild = Array.from({ length: 50 }, (_, i) => ({ id: `m${i}`, weight: 1 + (i % 3) }))
 const keys = [...Array.from({ length: 500 }, (_, i) => `user:${i}`), '', 'é', '😀 key', 'x\ud800y']
 
 test('placement in chromium agrees with Node', {
@@ -43,26 +46,34 @@ test('placement in chromium agrees with Node', {
     await page.setContent('<!doctype html><title>placement</title>')
     await page.addScriptTag({ content: code })
     const inBrowser = await page.evaluate(
-      ({ servers, keys }) => {
+      ({ servers, even, mild, keys }) => {
         const g = globalThis as unknown as { RDV: typeof import('../../src/placement/index.js') }
         const flat = new g.RDV.Rendezvous(servers)
         const hier = new g.RDV.HierarchicalRendezvous(servers, { groups: 16, memberships: 4 })
+        const flatEven = new g.RDV.Rendezvous(even)
+        const flatMild = new g.RDV.Rendezvous(mild)
         return keys.map((k) => [
           flat.pick(k),
           flat.pickN(k, 3),
           hier.pick(k),
           flat.pick(new TextEncoder().encode(k)),
+          flatEven.pick(k),
+          flatMild.pick(k),
         ])
       },
-      { servers, keys },
+      { servers, even, mild, keys },
     )
     const flat = new Rendezvous(servers)
     const hier = new HierarchicalRendezvous(servers, { groups: 16, memberships: 4 })
+    const flatEven = new Rendezvous(even)
+    const flatMild = new Rendezvous(mild)
     const inNode = keys.map((k) => [
       flat.pick(k),
       flat.pickN(k, 3),
       hier.pick(k),
       flat.pick(new TextEncoder().encode(k)),
+      flatEven.pick(k),
+      flatMild.pick(k),
     ])
     assert.deepEqual(inBrowser, inNode)
   } finally {

@@ -1,0 +1,186 @@
+;; The inner loops of a pick, four servers at a time (WebAssembly SIMD). Source of pick-wasm.ts, which holds
+;; these functions compiled (npm run build:wasm; a test checks that the two agree). Both decide from lane A of
+;; the key's digest and the top 21 bits of each draw, exactly as table.ts does, and answer -1 whenever those
+;; cannot decide: the caller then runs the exact loops in JavaScript.
+;;
+;; Each function reads the n server digests (i32) at $sa, and `weighted` n factors (f32) at $iw; both may read
+;; up to 12 bytes past the end of either array, and those lanes are masked out.
+(module
+  (memory (export "memory") 1)
+
+  ;; MurmurHash3's fmix32 on four lanes (the loops below write it out).
+  (func $fmix (param $h v128) (result v128)
+    (local.set $h (v128.xor (local.get $h) (i32x4.shr_u (local.get $h) (i32.const 16))))
+    (local.set $h (i32x4.mul (local.get $h) (v128.const i32x4 0x85ebca6b 0x85ebca6b 0x85ebca6b 0x85ebca6b)))
+    (local.set $h (v128.xor (local.get $h) (i32x4.shr_u (local.get $h) (i32.const 13))))
+    (local.set $h (i32x4.mul (local.get $h) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
+    (v128.xor (local.get $h) (i32x4.shr_u (local.get $h) (i32.const 16))))
+
+  ;; The largest (returned) and second largest (left in $second), unsigned, of the lanes of $a and $b, where
+  ;; each lane of $b is at most the same lane of $a (the running largest and second largest of four lanes).
+  (global $second (mut i32) (i32.const 0))
+  (func $top2 (param $a v128) (param $b v128) (result i32)
+    (local $s v128) (local $hi v128) (local $lo v128) (local $x v128)
+    ;; pairs (0,1) and (2,3): largest and smallest of each pair in every lane of the pair
+    (local.set $s (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $a) (local.get $a)))
+    (local.set $hi (i32x4.max_u (local.get $a) (local.get $s)))
+    (local.set $lo (i32x4.min_u (local.get $a) (local.get $s)))
+    ;; across the pairs: the largest; the second is the larger of (smaller pair maximum, larger pair minimum)
+    (local.set $s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $hi) (local.get $hi)))
+    (local.set $x (i32x4.max_u
+      (i32x4.min_u (local.get $hi) (local.get $s))
+      (i32x4.max_u (local.get $lo)
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $lo) (local.get $lo)))))
+    (local.set $hi (i32x4.max_u (local.get $hi) (local.get $s)))
+    ;; the largest lane of $b
+    (local.set $s (i32x4.max_u (local.get $b)
+      (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $b) (local.get $b))))
+    (local.set $s (i32x4.max_u (local.get $s)
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $s) (local.get $s))))
+    (global.set $second (i32x4.extract_lane 0 (i32x4.max_u (local.get $x) (local.get $s))))
+    (i32x4.extract_lane 0 (local.get $hi)))
+
+  ;; Equal weights: the offset in [0, n) of the server with the largest draw, or -1 when its top 21 bits were
+  ;; seen twice (lane B decides). Each server packs (top 21 bits << 10) | offset; n is 1 to 1024.
+  (func (export "uniform") (param $ka i32) (param $sa i32) (param $n i32) (result i32)
+    (local $kav v128) (local $nv v128) (local $idx v128) (local $m1 v128) (local $m2 v128) (local $p v128)
+    (local $t v128) (local $end i32) (local $full i32) (local $best i32)
+    (local.set $kav (i32x4.splat (local.get $ka)))
+    (local.set $nv (i32x4.splat (local.get $n)))
+    (local.set $idx (v128.const i32x4 0 1 2 3))
+    (local.set $end (i32.add (local.get $sa) (i32.shl (local.get $n) (i32.const 2))))
+    ;; whole vectors, then the last one with its lanes past the end masked
+    (local.set $full (i32.add (local.get $sa) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (if (i32.lt_u (local.get $sa) (local.get $full)) (then (loop $next
+      ;; fmix32, written out (a call here is not inlined)
+      (local.set $p (v128.xor (v128.load (local.get $sa)) (local.get $kav)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0x85ebca6b 0x85ebca6b 0x85ebca6b 0x85ebca6b)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 13))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (v128.or (i32x4.shl (i32x4.shr_u (local.get $p) (i32.const 11)) (i32.const 10))
+        (local.get $idx)))
+      (local.set $t (i32x4.min_u (local.get $m1) (local.get $p)))
+      (local.set $m1 (i32x4.max_u (local.get $m1) (local.get $p)))
+      (local.set $m2 (i32x4.max_u (local.get $m2) (local.get $t)))
+      (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 4 4 4 4)))
+      (local.set $sa (i32.add (local.get $sa) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $sa) (local.get $full))))))
+    (if (i32.lt_u (local.get $sa) (local.get $end)) (then
+      ;; fmix32, written out (a call here is not inlined)
+      (local.set $p (v128.xor (v128.load (local.get $sa)) (local.get $kav)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0x85ebca6b 0x85ebca6b 0x85ebca6b 0x85ebca6b)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 13))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (v128.or (i32x4.shl (i32x4.shr_u (local.get $p) (i32.const 11)) (i32.const 10))
+        (local.get $idx)))
+      ;; lanes past the end count as 0
+      (local.set $p (v128.and (local.get $p) (i32x4.lt_u (local.get $idx) (local.get $nv))))
+      (local.set $t (i32x4.min_u (local.get $m1) (local.get $p)))
+      (local.set $m1 (i32x4.max_u (local.get $m1) (local.get $p)))
+      (local.set $m2 (i32x4.max_u (local.get $m2) (local.get $t)))))
+    (local.set $best (call $top2 (local.get $m1) (local.get $m2)))
+    ;; a tie on the top bits (or a winner whose top bits are 0, which masked lanes share: rare and harmless)
+    (if (i32.eq (i32.shr_u (local.get $best) (i32.const 10)) (i32.shr_u (global.get $second) (i32.const 10)))
+      (then (return (i32.const -1))))
+    (i32.and (local.get $best) (i32.const 1023)))
+
+  ;; Unequal weights: the offset in [0, n) of the server with the smallest ratio e / w (e = -ln u), or -1 when
+  ;; bounds from the top 21 bits cannot tell. $iw holds wmax / w per server as f32, rounded down. With D the
+  ;; count of 21-bit steps from the draw's top bits to 1, v = 1 - u is at least (D - 1) / 2^21 and e = -ln(1 - v)
+  ;; at least v + v^2/2: each server packs the f32 bits of that lower bound times 2^21 * iw (rounded down, as
+  ;; iw is: f32 rounding costs far less than iw's margin), low 10 bits replaced by its offset (positive floats
+  ;; order as their bits). The server with the smallest wins when the second smallest lower bound is above its
+  ;; upper bound, with a relative margin far above the rounding of the spec's scores.
+  (func (export "weighted") (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (result i32)
+    (local $kav v128) (local $nv v128) (local $idx v128) (local $m1 v128) (local $m2 v128) (local $p v128)
+    (local $t v128) (local $end i32) (local $full i32) (local $sa0 i32) (local $iw0 i32) (local $best i32) (local $a i32)
+    (local $top i32) (local $v f64) (local $rest f64)
+    (local.set $kav (i32x4.splat (local.get $ka)))
+    (local.set $nv (i32x4.splat (local.get $n)))
+    (local.set $idx (v128.const i32x4 0 1 2 3))
+    (local.set $m1 (v128.const i32x4 -1 -1 -1 -1))
+    (local.set $m2 (v128.const i32x4 -1 -1 -1 -1))
+    (local.set $sa0 (local.get $sa))
+    (local.set $iw0 (local.get $iw))
+    (local.set $end (i32.add (local.get $sa) (i32.shl (local.get $n) (i32.const 2))))
+    ;; whole vectors, then the last one with its lanes past the end masked
+    (local.set $full (i32.add (local.get $sa) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (if (i32.lt_u (local.get $sa) (local.get $full)) (then (loop $next
+      ;; fmix32, written out (a call here is not inlined)
+      (local.set $p (v128.xor (v128.load (local.get $sa)) (local.get $kav)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0x85ebca6b 0x85ebca6b 0x85ebca6b 0x85ebca6b)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 13))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      ;; D - 1 = 2^21 - 1 - top21
+      (local.set $p (i32x4.sub (v128.const i32x4 0x1fffff 0x1fffff 0x1fffff 0x1fffff)
+        (i32x4.shr_u (local.get $p) (i32.const 11))))
+      ;; 2^21 times a lower bound of e: with x = D - 1, x + x^2 / 2^22 (v + v^2/2, v at its smallest)
+      (local.set $p (f32x4.convert_i32x4_s (local.get $p)))
+      (local.set $p (f32x4.add (local.get $p)
+        (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))
+      (local.set $p (f32x4.mul (local.get $p) (v128.load (local.get $iw))))
+      (local.set $p (v128.or (v128.and (local.get $p) (v128.const i32x4 -1024 -1024 -1024 -1024))
+        (local.get $idx)))
+      (local.set $t (i32x4.max_u (local.get $m1) (local.get $p)))
+      (local.set $m1 (i32x4.min_u (local.get $m1) (local.get $p)))
+      (local.set $m2 (i32x4.min_u (local.get $m2) (local.get $t)))
+      (local.set $idx (i32x4.add (local.get $idx) (v128.const i32x4 4 4 4 4)))
+      (local.set $sa (i32.add (local.get $sa) (i32.const 16)))
+      (local.set $iw (i32.add (local.get $iw) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $sa) (local.get $full))))))
+    (if (i32.lt_u (local.get $sa) (local.get $end)) (then
+      ;; fmix32, written out (a call here is not inlined)
+      (local.set $p (v128.xor (v128.load (local.get $sa)) (local.get $kav)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0x85ebca6b 0x85ebca6b 0x85ebca6b 0x85ebca6b)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 13))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      ;; D - 1 = 2^21 - 1 - top21
+      (local.set $p (i32x4.sub (v128.const i32x4 0x1fffff 0x1fffff 0x1fffff 0x1fffff)
+        (i32x4.shr_u (local.get $p) (i32.const 11))))
+      ;; 2^21 times a lower bound of e: with x = D - 1, x + x^2 / 2^22 (v + v^2/2, v at its smallest)
+      (local.set $p (f32x4.convert_i32x4_s (local.get $p)))
+      (local.set $p (f32x4.add (local.get $p)
+        (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))
+      (local.set $p (f32x4.mul (local.get $p) (v128.load (local.get $iw))))
+      (local.set $p (v128.or (v128.and (local.get $p) (v128.const i32x4 -1024 -1024 -1024 -1024))
+        (local.get $idx)))
+      ;; lanes past the end count as the largest value
+      (local.set $p (v128.bitselect (local.get $p) (v128.const i32x4 -1 -1 -1 -1)
+        (i32x4.lt_u (local.get $idx) (local.get $nv))))
+      (local.set $t (i32x4.max_u (local.get $m1) (local.get $p)))
+      (local.set $m1 (i32x4.min_u (local.get $m1) (local.get $p)))
+      (local.set $m2 (i32x4.min_u (local.get $m2) (local.get $t)))))
+    ;; smallest and second smallest: the largest two of the complements
+    (local.set $best (i32.xor (call $top2 (v128.not (local.get $m1)) (v128.not (local.get $m2))) (i32.const -1)))
+    (global.set $second (i32.xor (global.get $second) (i32.const -1)))
+    (local.set $a (i32.and (local.get $best) (i32.const 1023)))
+    (if (i32.eq (global.get $second) (i32.const -1)) (then (return (local.get $a))))
+    ;; the winner's upper bound, against the second's lower bound. With v = D / 2^21 (at least 1 - u) and
+    ;; r = top21 / 2^21 = 1 - v, e = -ln(1 - v) = v + v^2/2 + v^3/3 + ... <= v + v^2 / (2r).
+    (local.set $top (i32.shr_u
+      (i32x4.extract_lane 0 (call $fmix (i32x4.splat (i32.xor (local.get $ka)
+        (i32.load (i32.add (local.get $sa0) (i32.shl (local.get $a) (i32.const 2))))))))
+      (i32.const 11)))
+    (if (i32.eqz (local.get $top)) (then (return (i32.const -1))))
+    (local.set $v (f64.mul (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $top))) (f64.const 0x1p-21)))
+    (local.set $rest (f64.mul (f64.convert_i32_u (local.get $top)) (f64.const 0x1p-21)))
+    (if (f64.gt
+          (f64.promote_f32 (f32.reinterpret_i32 (i32.and (global.get $second) (i32.const -1024))))
+          (f64.mul
+            (f64.mul
+              (f64.add (local.get $v) (f64.div (f64.mul (local.get $v) (local.get $v)) (f64.mul (f64.const 2) (local.get $rest))))
+              (f64.const 2097152))
+            (f64.mul
+              (f64.promote_f32 (f32.load (i32.add (local.get $iw0) (i32.shl (local.get $a) (i32.const 2)))))
+              (f64.const 1.000004))))
+      (then (return (local.get $a))))
+    (i32.const -1))
+)

@@ -1,0 +1,124 @@
+// The SIMD picks (pick.wat) give the same owner as the JavaScript loops and as the spec's ranking, for equal and
+// unequal weights, flat and hierarchical, whatever the number of servers; and their memory is reused.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { test } from 'node:test'
+import { HierarchicalRendezvous, Rendezvous } from '../../src/placement/index.js'
+import type { Placement } from '../../src/placement/rendezvous.js'
+import type { ServerInput } from '../../src/placement/server.js'
+import { setSimdEnabled, simd } from '../../src/placement/simd.js'
+
+/** The same placement built with the SIMD picks and without them. */
+function both<P extends Placement>(build: () => P): [P, P] {
+  const on = build()
+  setSimdEnabled(false)
+  try {
+    return [on, build()]
+  } finally {
+    setSimdEnabled(true)
+  }
+}
+
+function agree(name: string, [on, off]: [Placement, Placement], keys: number, ranked: number): void {
+  let differ = 0
+  for (let i = 0; i < keys; i++) {
+    const key = `user:${i}:${name}`
+    const owner = on.pick(key)
+    if (owner !== off.pick(key) || (i < ranked && owner !== on.ranking(key)[0])) differ++
+  }
+  assert.equal(differ, 0, `${name}: ${differ} of ${keys} keys differ`)
+}
+
+test('the SIMD picks are available on this runtime', () => {
+  // Node 20 has WebAssembly SIMD: without it, the tests below would compare JavaScript with itself.
+  assert.notEqual(simd, null)
+})
+
+test('pick-wasm.ts holds pick.wat compiled', () => {
+  const res = spawnSync(process.execPath, ['scripts/build-wasm.mjs', '--check'], { encoding: 'utf8' })
+  assert.equal(res.status, 0, res.stderr)
+})
+
+test('equal weights: SIMD and JavaScript picks agree for every server count', () => {
+  for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 10, 15, 16, 17, 31, 64, 100, 257, 1023, 1024, 1025]) {
+    const ids = Array.from({ length: n }, (_, i) => `node-${i}`)
+    agree(
+      `flat ${n}`,
+      both(() => new Rendezvous(ids)),
+      n > 300 ? 1000 : 3000,
+      200,
+    )
+  }
+})
+
+test('unequal weights: SIMD and JavaScript picks agree, close calls and wide spreads included', () => {
+  const weightings: [string, (i: number) => number][] = [
+    ['1..4', (i) => 1 + (i % 4)],
+    ['random', (i) => 0.1 + ((i * 7919) % 1000) / 100],
+    ['nearly equal', (i) => 1 + (i % 2) * 1e-7],
+    ['one heavy', (i) => (i === 3 ? 1000 : 1)],
+    ['spread 2^90', (i) => 2 ** ((i % 10) * 10 - 45)],
+    ['spread 2^200', (i) => 2 ** ((i % 5) * 50 - 100)],
+  ]
+  for (const [name, weight] of weightings) {
+    for (const n of [2, 4, 5, 10, 33, 100, 1000]) {
+      const servers: ServerInput[] = Array.from({ length: n }, (_, i) => ({
+        id: `w-${i}`,
+        weight: weight(i),
+      }))
+      agree(
+        `${name} ${n}`,
+        both(() => new Rendezvous(servers)),
+        n > 300 ? 1000 : 3000,
+        300,
+      )
+    }
+  }
+})
+
+test('hierarchical groups (ranges of one table) agree too', () => {
+  const ids = Array.from({ length: 700 }, (_, i) => `h-${i}`)
+  agree(
+    'hierarchical',
+    both(() => new HierarchicalRendezvous(ids)),
+    5000,
+    300,
+  )
+  const weighted = ids.map((id, i) => ({ id, weight: 1 + (i % 3) }))
+  agree(
+    'hierarchical weighted',
+    both(() => new HierarchicalRendezvous(weighted)),
+    5000,
+    300,
+  )
+})
+
+test('memory of placements that are gone is reused', () => {
+  // In a child with --expose-gc: build and drop many placements, collecting between rounds.
+  const script = `
+    import { Rendezvous } from './src/placement/index.ts'
+    import { simd } from './src/placement/simd.ts'
+    const ids = Array.from({ length: 1000 }, (_, i) => 'srv-' + i)
+    const sizes = []
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 50; i++) new Rendezvous(ids).pick('k' + i)
+      globalThis.gc()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      globalThis.gc()
+      sizes.push(simd.usage.end)
+    }
+    const kept = new Rendezvous(ids)
+    console.log(JSON.stringify({ sizes, pick: kept.pick('some key') }))
+  `
+  const res = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
+    { encoding: 'utf8' },
+  )
+  assert.equal(res.status, 0, res.stderr)
+  const { sizes, pick } = JSON.parse(res.stdout) as { sizes: number[]; pick: string }
+  // 50 live tables of 1000 servers take about 200 kB; without reuse ten rounds would take ten times that.
+  const one = 1000 * 4 + 32
+  assert.ok(sizes.at(-1)! <= 60 * one, `memory in use after 10 rounds: ${sizes.join(', ')} bytes`)
+  assert.equal(pick, new Rendezvous(Array.from({ length: 1000 }, (_, i) => `srv-${i}`)).pick('some key'))
+})
