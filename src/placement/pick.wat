@@ -3,8 +3,9 @@
 ;; the key's digest and the top 21 bits of each draw, exactly as table.ts does, and answer -1 whenever those
 ;; cannot decide: the caller then runs the exact loops in JavaScript.
 ;;
-;; Each function reads the n server digests (i32) at $sa, and `weighted` n factors (f32) at $iw; both may read
-;; up to 12 bytes past the end of either array, and those lanes are masked out.
+;; `uniform` and `weighted` read the n server digests (i32) at $sa, and `weighted` n factors (f32) at $iw; both
+;; may read up to 12 bytes past the end of either array, and those lanes are masked out. Bytes 0 to 31 of the
+;; memory are scratch for `lanes`; blocks are allocated after them.
 (module
   (memory (export "memory") 1)
 
@@ -183,4 +184,72 @@
               (f64.const 1.000004))))
       (then (return (local.get $a))))
     (i32.const -1))
+
+
+  ;; Unequal weights in at most four classes of equal weight, each class given lanes of its own: row r holds in
+  ;; lane l the digest (at $sa) and the slot index (at $ix; -1 where the lane has no more servers) of its class's
+  ;; next server, so that each lane keeps the largest draw of one class as `uniform` does; $liw holds each lane's
+  ;; wmax / w (f32, rounded down). The lanes' winners are then bounded as in `weighted`. Answers the winner's
+  ;; slot index or -1 (a tie on the top bits in the winner's lane, or winners too close to tell). Uses bytes 0
+  ;; to 31 of the memory as scratch.
+  (func (export "lanes") (param $ka i32) (param $sa i32) (param $ix i32) (param $liw i32) (param $rows i32)
+    (result i32)
+    (local $kav v128) (local $m1 v128) (local $m2 v128) (local $p v128) (local $t v128) (local $i v128)
+    (local $end i32) (local $lane i32) (local $best i32) (local $v f64) (local $lo f64) (local $hi f64)
+    (local $aTop i32) (local $aW f64)
+    (local.set $kav (i32x4.splat (local.get $ka)))
+    (local.set $end (i32.add (local.get $sa) (i32.shl (local.get $rows) (i32.const 4))))
+    (loop $next
+      ;; fmix32, written out (a call here is not inlined)
+      (local.set $p (v128.xor (v128.load (local.get $sa)) (local.get $kav)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0x85ebca6b 0x85ebca6b 0x85ebca6b 0x85ebca6b)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 13))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      ;; (top21 << 10) | slot, and 0 in lanes without a server
+      (local.set $i (v128.load (local.get $ix)))
+      (local.set $p (v128.and
+        (v128.or (i32x4.shl (i32x4.shr_u (local.get $p) (i32.const 11)) (i32.const 10)) (local.get $i))
+        (i32x4.ge_s (local.get $i) (v128.const i32x4 0 0 0 0))))
+      (local.set $t (i32x4.min_u (local.get $m1) (local.get $p)))
+      (local.set $m1 (i32x4.max_u (local.get $m1) (local.get $p)))
+      (local.set $m2 (i32x4.max_u (local.get $m2) (local.get $t)))
+      (local.set $sa (i32.add (local.get $sa) (i32.const 16)))
+      (local.set $ix (i32.add (local.get $ix) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $sa) (local.get $end))))
+    ;; each lane's winner: a lower bound of 2^21 * e * iw as in `weighted` (v at least (D - 1) / 2^21, e at least
+    ;; v + v^2/2), in f32 rounded down, with the lane's number in the low 2 bits
+    (local.set $p (f32x4.convert_i32x4_s (i32x4.sub (v128.const i32x4 0x1fffff 0x1fffff 0x1fffff 0x1fffff)
+      (i32x4.shr_u (local.get $m1) (i32.const 10)))))
+    (local.set $p (f32x4.add (local.get $p)
+      (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))
+    (local.set $p (f32x4.mul (local.get $p) (v128.load (local.get $liw))))
+    (local.set $p (v128.or (v128.and (local.get $p) (v128.const i32x4 -4 -4 -4 -4)) (v128.const i32x4 0 1 2 3)))
+    ;; the smallest and the second smallest (the largest two of the complements)
+    (local.set $lane (i32.and (i32.xor (call $top2 (v128.not (local.get $p)) (v128.const i32x4 0 0 0 0))
+      (i32.const -1)) (i32.const 3)))
+    (local.set $lo (f64.promote_f32 (f32.reinterpret_i32
+      (i32.and (i32.xor (global.get $second) (i32.const -1)) (i32.const -4)))))
+    ;; the winning lane's largest and second largest, through the scratch bytes at 0
+    (v128.store (i32.const 0) (local.get $m1))
+    (v128.store offset=16 (i32.const 0) (local.get $m2))
+    (local.set $best (i32.load (i32.shl (local.get $lane) (i32.const 2))))
+    (local.set $aTop (i32.shr_u (local.get $best) (i32.const 10)))
+    ;; a tie on the top bits within the lane (or a lane that saw no server)
+    (if (i32.or (i32.eqz (local.get $aTop)) (i32.eq (local.get $aTop)
+          (i32.shr_u (i32.load offset=16 (i32.shl (local.get $lane) (i32.const 2))) (i32.const 10))))
+      (then (return (i32.const -1))))
+    ;; the winner's upper bound (e at most v + v^2 / (2(1 - v)), v at most D / 2^21), against the second
+    (local.set $aW (f64.promote_f32 (f32.load (i32.add (local.get $liw) (i32.shl (local.get $lane) (i32.const 2))))))
+    (local.set $v (f64.mul (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $aTop))) (f64.const 0x1p-21)))
+    (local.set $hi (f64.mul
+      (f64.mul
+        (f64.add (local.get $v) (f64.div (f64.mul (local.get $v) (local.get $v))
+          (f64.mul (f64.convert_i32_u (local.get $aTop)) (f64.const 0x1p-20))))
+        (f64.const 2097152))
+      (f64.mul (local.get $aW) (f64.const 1.000004))))
+    (if (result i32) (f64.lt (local.get $hi) (local.get $lo))
+      (then (i32.and (local.get $best) (i32.const 1023)))
+      (else (i32.const -1))))
 )

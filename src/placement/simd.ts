@@ -18,6 +18,7 @@ interface PickExports {
   readonly memory: WasmMemory
   uniform(ka: number, sa: number, n: number): number
   weighted(ka: number, sa: number, iw: number, n: number): number
+  lanes(ka: number, sa: number, ix: number, liw: number, rows: number): number
 }
 
 /** Byte offset and size of a block of the shared memory. */
@@ -28,6 +29,8 @@ interface Block {
 
 /** Bytes a block may be read past its end (the last vector of four lanes). */
 const OVERREAD = 16
+/** Bytes at the start of the memory that pick.wat uses as scratch. */
+const SCRATCH = 32
 const PAGE = 65536
 
 /**
@@ -38,8 +41,9 @@ const PAGE = 65536
 export class Simd {
   readonly uniform: (ka: number, sa: number, n: number) => number
   readonly weighted: (ka: number, sa: number, iw: number, n: number) => number
+  readonly lanes: (ka: number, sa: number, ix: number, liw: number, rows: number) => number
   readonly #memory: WasmMemory
-  #end = 0
+  #end = SCRATCH
   /** Free blocks, sorted by offset, never adjacent (freeing merges neighbours). */
   readonly #free: Block[] = []
   readonly #registry =
@@ -52,6 +56,7 @@ export class Simd {
   constructor(exports: PickExports) {
     this.uniform = exports.uniform
     this.weighted = exports.weighted
+    this.lanes = exports.lanes
     this.#memory = exports.memory
   }
 

@@ -84,6 +84,11 @@ const PACKED_MAX = 1024
 const SIMD_MIN = 4
 /** Widest weight spread for the SIMD weighted pick, whose factors wmax / w are f32. */
 const SIMD_SPREAD = 2 ** 100
+/**
+ * Whole tables with at most this many distinct weights pick with each weight's servers in lanes of their own
+ * (the largest draw wins within a lane, as with equal weights), faster than bounding every slot's ratio.
+ */
+const MAX_CLASSES = 4
 /** The SIMD weighted pick's factors are rounded down by this much, so that its lower bounds stay lower bounds. */
 const SIMD_IW_SHRINK = 1 - 2 ** -20
 /** From this many slots on, the uniform pick keeps two running maxima. */
@@ -111,6 +116,11 @@ export class ScoreTable {
   /** Byte offsets in the SIMD memory of the slots' digests (lane A) and of their factors wmax / w; -1: none. */
   readonly #simdSa: number = -1
   readonly #simdIw: number = -1
+  /** The lanes layout for few distinct weights (see {@link lanesOf}) in the SIMD memory; -1: none. */
+  readonly #lanesSa: number = -1
+  readonly #lanesIx: number = -1
+  readonly #lanesIw: number = -1
+  readonly #rows: number = 0
   // Scratch for rankings (draws and scores by slot), reused across calls.
   #d: Float64Array | null = null
   // Scratch for the weighted pick's candidates, allocated on first use.
@@ -163,6 +173,13 @@ export class ScoreTable {
         const iw = new Float32Array(n)
         for (let k = 0; k < n; k++) iw[k] = Math.fround((SIMD_IW_SHRINK * wmax) / servers[slots[k]!]!.weight)
         this.#simdIw = simd!.store(this, iw)
+        const lanes = this.#simdIw >= 0 && n <= PACKED_MAX ? lanesOf(servers, slots, this.sa) : null
+        if (lanes !== null) {
+          this.#lanesSa = simd!.store(this, lanes.sa)
+          this.#lanesIx = simd!.store(this, lanes.ix)
+          this.#lanesIw = simd!.store(this, lanes.iw)
+          this.#rows = lanes.sa.length / 4
+        }
       }
     }
   }
@@ -251,7 +268,10 @@ export class ScoreTable {
     if (this.uniform) return this.pickUniform(ka, key, start, end)
     if (!this.#ratios) return this.#pickLog(key, start, end)
     const n = end - start
-    if (this.#simdIw >= 0 && n >= SIMD_MIN && n <= PACKED_MAX) {
+    if (this.#lanesIw >= 0 && n === this.sa.length) {
+      const r = simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#rows)
+      if (r >= 0) return r
+    } else if (this.#simdIw >= 0 && n >= SIMD_MIN && n <= PACKED_MAX) {
       const r = simd!.weighted(ka, this.#simdSa + 4 * start, this.#simdIw + 4 * start, n)
       if (r >= 0) return start + r
     }
@@ -424,4 +444,54 @@ export class ScoreTable {
   lastDraw(k: number): number {
     return this.#d![k]!
   }
+}
+
+/**
+ * The lanes layout of a table with at most MAX_CLASSES distinct weights, or null when it does not fit: each weight
+ * (class) gets at least one of four lanes and the largest classes the rest, and row r holds in each lane the next
+ * server of its class, as digest (`sa`) and slot index (`ix`, -1 once the lane's class has run out); `iw` holds
+ * each lane's wmax / w as f32, rounded down like the weighted SIMD pick's factors. Null also when all four lanes
+ * cannot be filled or when the rows would be more than half padding.
+ */
+function lanesOf(
+  servers: readonly Server[],
+  slots: ArrayLike<number>,
+  sa: Int32Array,
+): { sa: Int32Array; ix: Int32Array; iw: Float32Array } | null {
+  const byWeight = new Map<number, number[]>()
+  for (let k = 0; k < slots.length; k++) {
+    const w = servers[slots[k]!]!.weight
+    const list = byWeight.get(w)
+    if (list === undefined) byWeight.set(w, [k])
+    else list.push(k)
+  }
+  if (byWeight.size > MAX_CLASSES || slots.length < 4) return null
+  const classes = [...byWeight]
+  const lanes = classes.map(() => 1)
+  for (let extra = 4 - classes.length; extra > 0; extra--) {
+    // One more lane to the class with the most servers per lane that can still fill it.
+    let best = -1
+    classes.forEach(([, c], i) => {
+      const per = Math.ceil(c.length / lanes[i]!)
+      if (c.length > lanes[i]! && (best < 0 || per > Math.ceil(classes[best]![1].length / lanes[best]!)))
+        best = i
+    })
+    if (best < 0) return null
+    lanes[best]!++
+  }
+  const rows = Math.max(...classes.map(([, c], i) => Math.ceil(c.length / lanes[i]!)))
+  if (4 * rows > 2 * slots.length) return null
+  const wmax = Math.max(...byWeight.keys())
+  const out = { sa: new Int32Array(4 * rows), ix: new Int32Array(4 * rows).fill(-1), iw: new Float32Array(4) }
+  let lane = 0
+  classes.forEach(([w, c], i) => {
+    for (let j = 0; j < lanes[i]!; j++, lane++) {
+      out.iw[lane] = Math.fround((SIMD_IW_SHRINK * wmax) / w)
+      for (let m = j, r = 0; m < c.length; m += lanes[i]!, r++) {
+        out.sa[4 * r + lane] = sa[c[m]!]!
+        out.ix[4 * r + lane] = c[m]!
+      }
+    }
+  })
+  return out
 }

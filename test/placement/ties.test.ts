@@ -69,3 +69,18 @@ test('weighted picks on few servers agree with the ranking on every key, close c
     assert.equal(differ, 0, `${weights.length} servers: pick differs from ranking on ${differ} keys`)
   }
 })
+
+test('weighted picks tell apart servers of one weight tied on the top bits of their draws', () => {
+  for (const key of ['user:1', 'user:2', 'ключ', '']) {
+    const { pair, lower } = tiedServers(key)
+    // The pair far heavier than the rest, so that one of them wins; four weights in all, so that the SIMD pick
+    // gives each weight a lane of its own and the pair shares one.
+    const servers = [
+      ...pair.map((id) => ({ id, weight: 100 })),
+      ...lower.slice(0, 12).map((id, i) => ({ id, weight: [1, 1.5, 2][i % 3]! })),
+    ]
+    const p = new Rendezvous(servers)
+    assert.equal(p.pick(key), p.ranking(key)[0], `key ${key}`)
+    assert.ok(pair.includes(p.pick(key)))
+  }
+})
