@@ -99,7 +99,7 @@ export class HierarchicalRendezvous implements Placement {
     })
     this.#start = start
     this.#server = slots
-    this.#table = new ScoreTable(list, digests, slots)
+    this.#table = new ScoreTable(list, digests, slots, true)
     this.#flat = new ScoreTable(list, digests, [...list.keys()])
   }
 

@@ -132,8 +132,10 @@ export class ScoreTable {
    * @param servers all servers of the placement (weights normalise against the largest of them)
    * @param digests each server's digest as [sa, sb], same order as `servers`
    * @param slots which server fills each slot (indices into `servers`)
+   * @param ranges whether picks run over ranges of the table (groups) rather than the whole table; the SIMD
+   *   copies are made only for picks they serve (ranges, or a whole table of at most PACKED_MAX slots)
    */
-  constructor(servers: readonly Server[], digests: Int32Array, slots: ArrayLike<number>) {
+  constructor(servers: readonly Server[], digests: Int32Array, slots: ArrayLike<number>, ranges = false) {
     this.uniform = servers.every((s) => s.weight === servers[0]!.weight)
     let wmax = 0
     let wmin = Number.POSITIVE_INFINITY
@@ -142,7 +144,7 @@ export class ScoreTable {
       wmin = Math.min(wmin, s.weight)
     }
     this.#ratios = wmax / wmin <= MAX_RATIO_SPREAD
-    const useSimd = simdEnabled() && slots.length >= SIMD_MIN
+    const useSimd = simdEnabled() && slots.length >= SIMD_MIN && (ranges || slots.length <= PACKED_MAX)
     const byId = [...servers.keys()].sort((a, b) => compareUtf8(servers[a]!.id, servers[b]!.id))
     const rankOf = new Int32Array(servers.length)
     byId.forEach((serverIndex, rank) => {
