@@ -91,12 +91,13 @@
 
   ;; Unequal weights: the offset in [0, n) of the server with the smallest ratio e / w (e = -ln u), or -1 when
   ;; bounds from the top 21 bits cannot tell. $iw holds wmax / w per server as f32, rounded down. With D the
-  ;; count of 21-bit steps from the draw's top bits to 1, v = 1 - u is at least (D - 1) / 2^21 and e = -ln(1 - v)
-  ;; at least v + v^2/2: each server packs the f32 bits of that lower bound times 2^21 * iw (rounded down, as
-  ;; iw is: f32 rounding costs far less than iw's margin), low 10 bits replaced by its offset (positive floats
-  ;; order as their bits). The server with the smallest wins when the second smallest lower bound is above its
-  ;; upper bound, with a relative margin far above the rounding of the spec's scores.
-  (func (export "weighted") (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (result i32)
+  ;; count of 21-bit steps from the draw's top bits to 1, v = 1 - u is at least (D - 1) / 2^21, and e = -ln(1 - v)
+  ;; at least v (with $tight, at least v + v^2/2): each server packs the f32 bits of that lower bound times
+  ;; 2^21 * iw (rounded down, as iw is: f32 rounding costs far less than iw's margin), low 10 bits replaced by its
+  ;; offset (positive floats order as their bits). The server with the smallest wins when the second smallest
+  ;; lower bound is above its upper bound, with a relative margin far above the rounding of the spec's scores.
+  (func (export "weighted") (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (param $tight i32)
+    (result i32)
     (local $kav v128) (local $nv v128) (local $idx v128) (local $m1 v128) (local $m2 v128) (local $p v128)
     (local $t v128) (local $end i32) (local $full i32) (local $sa0 i32) (local $iw0 i32) (local $best i32) (local $a i32)
     (local $top i32) (local $v f64) (local $rest f64)
@@ -121,10 +122,11 @@
       ;; D - 1 = 2^21 - 1 - top21
       (local.set $p (i32x4.sub (v128.const i32x4 0x1fffff 0x1fffff 0x1fffff 0x1fffff)
         (i32x4.shr_u (local.get $p) (i32.const 11))))
-      ;; 2^21 times a lower bound of e: with x = D - 1, x + x^2 / 2^22 (v + v^2/2, v at its smallest)
+      ;; 2^21 times a lower bound of e: with x = D - 1, x (v at its smallest), or with $tight x + x^2 / 2^22
+      ;; (v + v^2/2), which settles more keys but costs a fifth more
       (local.set $p (f32x4.convert_i32x4_s (local.get $p)))
-      (local.set $p (f32x4.add (local.get $p)
-        (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))
+      (if (local.get $tight) (then (local.set $p (f32x4.add (local.get $p)
+        (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))))
       (local.set $p (f32x4.mul (local.get $p) (v128.load (local.get $iw))))
       (local.set $p (v128.or (v128.and (local.get $p) (v128.const i32x4 -1024 -1024 -1024 -1024))
         (local.get $idx)))
@@ -146,10 +148,11 @@
       ;; D - 1 = 2^21 - 1 - top21
       (local.set $p (i32x4.sub (v128.const i32x4 0x1fffff 0x1fffff 0x1fffff 0x1fffff)
         (i32x4.shr_u (local.get $p) (i32.const 11))))
-      ;; 2^21 times a lower bound of e: with x = D - 1, x + x^2 / 2^22 (v + v^2/2, v at its smallest)
+      ;; 2^21 times a lower bound of e: with x = D - 1, x (v at its smallest), or with $tight x + x^2 / 2^22
+      ;; (v + v^2/2), which settles more keys but costs a fifth more
       (local.set $p (f32x4.convert_i32x4_s (local.get $p)))
-      (local.set $p (f32x4.add (local.get $p)
-        (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))
+      (if (local.get $tight) (then (local.set $p (f32x4.add (local.get $p)
+        (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))))
       (local.set $p (f32x4.mul (local.get $p) (v128.load (local.get $iw))))
       (local.set $p (v128.or (v128.and (local.get $p) (v128.const i32x4 -1024 -1024 -1024 -1024))
         (local.get $idx)))
