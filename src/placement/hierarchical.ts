@@ -9,7 +9,8 @@ import {
   zoneClasses,
 } from './rendezvous.js'
 import { normalizeServer, normalizeServers, type Server, type ServerInput } from './server.js'
-import { ScoreTable } from './table.js'
+import { simd } from './simd.js'
+import { ScoreTable, simdGroups } from './table.js'
 
 /** Options of {@link HierarchicalRendezvous}. Clients that must agree on placement must agree on these. */
 export interface HierarchicalOptions {
@@ -63,6 +64,8 @@ export class HierarchicalRendezvous implements Placement {
   #server: Int32Array
   /** One slot per server, in server order: for flat fallbacks and the tail of a ranking. */
   #flat: ScoreTable
+  /** Equal weights: each group's byte offset in the SIMD memory for `simd.group` (-1: none), or null. */
+  #simdGroups: Int32Array | null
 
   /** @param servers ids or `{ id, weight?, zone? }`; validated here (`TypeError` on bad input). */
   constructor(servers: Iterable<ServerInput> = [], options: HierarchicalOptions = {}) {
@@ -99,7 +102,17 @@ export class HierarchicalRendezvous implements Placement {
     })
     this.#start = start
     this.#server = slots
-    this.#table = new ScoreTable(list, digests, slots, true)
+    // Equal weights pick in SIMD through a copy that holds each group's server indices beside its digests (a
+    // separate lookup of the winner's server cost a cache miss: half the time of a lookup at 10,000 servers).
+    // Unequal weights pick in SIMD over ranges of the table's own copy.
+    this.#table = new ScoreTable(
+      list,
+      digests,
+      slots,
+      true,
+      list.every((s) => s.weight === list[0]!.weight),
+    )
+    this.#simdGroups = this.#table.uniform ? simdGroups(this, this.#table.sa, start, slots) : null
     this.#flat = new ScoreTable(list, digests, [...list.keys()])
   }
 
@@ -122,6 +135,11 @@ export class HierarchicalRendezvous implements Placement {
     const end = this.#start[g + 1]!
     // An empty group (possible only with few servers per group) falls back to flat rendezvous.
     if (start === end) return this.#ids[this.#flat.pick(ka, key, 0, this.size)]!
+    const at = this.#simdGroups?.[g] ?? -1
+    if (at >= 0) {
+      const server = simd!.group(ka, at, end - start)
+      if (server >= 0) return this.#ids[server]!
+    }
     return this.#ids[this.#server[this.#table.pick(ka, key, start, end)]!]!
   }
 

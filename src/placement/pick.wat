@@ -43,7 +43,7 @@
 
   ;; Equal weights: the offset in [0, n) of the server with the largest draw, or -1 when its top 21 bits were
   ;; seen twice (lane B decides). Each server packs (top 21 bits << 10) | offset; n is 1 to 1024.
-  (func (export "uniform") (param $ka i32) (param $sa i32) (param $n i32) (result i32)
+  (func $uniform (export "uniform") (param $ka i32) (param $sa i32) (param $n i32) (result i32)
     (local $kav v128) (local $nv v128) (local $idx v128) (local $m1 v128) (local $m2 v128) (local $p v128)
     (local $t v128) (local $end i32) (local $full i32) (local $best i32)
     (local.set $kav (i32x4.splat (local.get $ka)))
@@ -88,6 +88,17 @@
     (if (i32.eq (i32.shr_u (local.get $best) (i32.const 10)) (i32.shr_u (global.get $second) (i32.const 10)))
       (then (return (i32.const -1))))
     (i32.and (local.get $best) (i32.const 1023)))
+
+  ;; Equal weights in a group of a hierarchical table, laid out as its n digests then its n server indices (each
+  ;; run padded to a multiple of four): the winner's server index, or -1 as `uniform`. The server index sits next
+  ;; to the digests just read, where looking it up in a table of its own cost a cache miss.
+  (func (export "group") (param $ka i32) (param $sa i32) (param $n i32) (result i32)
+    (local $r i32)
+    (local.set $r (call $uniform (local.get $ka) (local.get $sa) (local.get $n)))
+    (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (i32.const -1))))
+    (i32.load (i32.add
+      (i32.add (local.get $sa) (i32.shl (i32.and (i32.add (local.get $n) (i32.const 3)) (i32.const -4)) (i32.const 2)))
+      (i32.shl (local.get $r) (i32.const 2)))))
 
   ;; Unequal weights: the offset in [0, n) of the server with the smallest ratio e / w (e = -ln u), or -1 when
   ;; bounds from the top 21 bits cannot tell. $iw holds wmax / w per server as f32, rounded down. With D the

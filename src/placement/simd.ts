@@ -17,6 +17,7 @@ interface WasmMemory {
 interface PickExports {
   readonly memory: WasmMemory
   uniform(ka: number, sa: number, n: number): number
+  group(ka: number, sa: number, n: number): number
   weighted(ka: number, sa: number, iw: number, n: number, tight: number): number
   lanes(ka: number, sa: number, ix: number, liw: number, rows: number): number
 }
@@ -40,6 +41,7 @@ const PAGE = 65536
  */
 export class Simd {
   readonly uniform: (ka: number, sa: number, n: number) => number
+  readonly group: (ka: number, sa: number, n: number) => number
   readonly weighted: (ka: number, sa: number, iw: number, n: number, tight: number) => number
   readonly lanes: (ka: number, sa: number, ix: number, liw: number, rows: number) => number
   readonly #memory: WasmMemory
@@ -55,6 +57,7 @@ export class Simd {
 
   constructor(exports: PickExports) {
     this.uniform = exports.uniform
+    this.group = exports.group
     this.weighted = exports.weighted
     this.lanes = exports.lanes
     this.#memory = exports.memory

@@ -140,8 +140,16 @@ export class ScoreTable {
    * @param slots which server fills each slot (indices into `servers`)
    * @param ranges whether picks run over ranges of the table (groups) rather than the whole table; the SIMD
    *   copies are made only for picks they serve (ranges, or a whole table of at most PACKED_MAX slots)
+   * @param ownCopy whether the caller keeps its own SIMD copy for equal weights (see {@link simdGroups}), so
+   *   that the table makes none
    */
-  constructor(servers: readonly Server[], digests: Int32Array, slots: ArrayLike<number>, ranges = false) {
+  constructor(
+    servers: readonly Server[],
+    digests: Int32Array,
+    slots: ArrayLike<number>,
+    ranges = false,
+    ownCopy = false,
+  ) {
     this.uniform = servers.every((s) => s.weight === servers[0]!.weight)
     let wmax = 0
     let wmin = Number.POSITIVE_INFINITY
@@ -150,7 +158,8 @@ export class ScoreTable {
       wmin = Math.min(wmin, s.weight)
     }
     this.#ratios = wmax / wmin <= MAX_RATIO_SPREAD
-    const useSimd = simdEnabled() && slots.length >= SIMD_MIN && (ranges || slots.length <= PACKED_MAX)
+    const useSimd =
+      simdEnabled() && !ownCopy && slots.length >= SIMD_MIN && (ranges || slots.length <= PACKED_MAX)
     const byId = [...servers.keys()].sort((a, b) => compareUtf8(servers[a]!.id, servers[b]!.id))
     const rankOf = new Int32Array(servers.length)
     byId.forEach((serverIndex, rank) => {
@@ -508,4 +517,39 @@ function lanesOf(
     }
   })
   return out
+}
+
+/**
+ * The SIMD copy of an equal-weights hierarchical table for `simd.group`: each group's digests, then its server
+ * indices, each run padded to a multiple of four. Returns each group's byte offset in the SIMD memory (-1 for a
+ * group the SIMD pick does not take: fewer than SIMD_MIN or more than PACKED_MAX members), or null where the
+ * SIMD picks are off. Freed with `owner`.
+ */
+export function simdGroups(
+  owner: object,
+  sa: Int32Array,
+  start: Int32Array,
+  server: Int32Array,
+): Int32Array | null {
+  const groups = start.length - 1
+  if (!simdEnabled() || groups < 1) return null
+  const at = new Int32Array(groups).fill(-1)
+  let ints = 0
+  for (let g = 0; g < groups; g++) {
+    const n = start[g + 1]! - start[g]!
+    if (n < SIMD_MIN || n > PACKED_MAX) continue
+    at[g] = ints
+    ints += 2 * ((n + 3) & ~3)
+  }
+  const layout = new Int32Array(ints)
+  for (let g = 0; g < groups; g++) {
+    if (at[g]! < 0) continue
+    const n = start[g + 1]! - start[g]!
+    layout.set(sa.subarray(start[g]!, start[g + 1]!), at[g]!)
+    layout.set(server.subarray(start[g]!, start[g + 1]!), at[g]! + ((n + 3) & ~3))
+  }
+  const base = simd!.store(owner, layout)
+  if (base < 0) return null
+  for (let g = 0; g < groups; g++) if (at[g]! >= 0) at[g] = base + 4 * at[g]!
+  return at
 }
