@@ -289,13 +289,11 @@ export class ScoreTable {
       const r = simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#rows)
       if (r >= 0) return r
     } else if (this.#simdIw >= 0 && n >= SIMD_MIN && n <= PACKED_MAX) {
-      const r = simd!.weighted(
-        ka,
-        this.#simdSa + 4 * start,
-        this.#simdIw + 4 * start,
-        n,
-        n < LOOSE_FROM ? 1 : 0,
-      )
+      const sa = this.#simdSa + 4 * start
+      const iw = this.#simdIw + 4 * start
+      // The looser bound first where it pays; what it leaves, the tighter one settles but for a few keys.
+      let r = n < LOOSE_FROM ? -1 : simd!.weighted(ka, sa, iw, n, 0)
+      if (r < 0) r = simd!.weighted(ka, sa, iw, n, 1)
       if (r >= 0) return start + r
     }
     return end - start <= FEW ? this.#pickRatioFew(ka, key, start, end) : this.#pickRatio(ka, key, start, end)
