@@ -251,7 +251,7 @@ async function main(): Promise<void> {
   const keys = sampleKeyArray(KEYS, SEED)
   console.log(
     `placement bench: ${fmtInt(KEYS)} keys "user:" + 8-12 random characters; N = ${SIZES.join(', ')}; ` +
-      `lookups/s = median of ${RUNS} runs after a warm-up; node ${process.version}`,
+      `lookups/s = median of ${RUNS} rounds (each times every strategy once) after a warm-up; node ${process.version}`,
   )
   console.log(
     [
@@ -264,14 +264,15 @@ async function main(): Promise<void> {
   )
   const rows: Row[] = []
   for (const n of SIZES) {
-    for (const strategy of STRATEGIES)
-      rows.push(
-        measure(
-          strategy,
-          Array.from({ length: n }, (_, i) => ({ id: `s${i}`, weight: strategy.weight?.(i) ?? 1 })),
-          keys,
-        ),
-      )
+    const prepared = STRATEGIES.map((strategy) =>
+      prepare(
+        strategy,
+        Array.from({ length: n }, (_, i) => ({ id: `s${i}`, weight: strategy.weight?.(i) ?? 1 })),
+        keys,
+      ),
+    )
+    const rates = timeAll(prepared, keys)
+    rows.push(...prepared.map((p, i) => measure(p, rates[i]!, keys)))
     printBlock(n, rows)
   }
   printMemory(memory)
@@ -279,7 +280,35 @@ async function main(): Promise<void> {
   console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)}s`)
 }
 
-function measure(strategy: Strategy, servers: readonly Srv[], keys: readonly string[]): Row {
+/** A built strategy, warmed up, with the number of keys each timed run looks up. */
+interface Prepared {
+  strategy: Strategy
+  servers: readonly Srv[]
+  inst: Instance
+  timedKeys: number
+}
+
+/**
+ * Times every strategy at one N: RUNS rounds, each running every strategy once, so that all of them see the same
+ * spells of the machine (its speed drifts from minute to minute, which skewed ratios timed one strategy after
+ * another). Returns lookups/s (median of the rounds) by strategy, in order.
+ */
+function timeAll(prepared: readonly Prepared[], keys: readonly string[]): number[] {
+  const times = prepared.map((): number[] => [])
+  for (let r = 0; r < RUNS; r++) {
+    prepared.forEach((p, i) => {
+      const t = performance.now()
+      p.inst.loop(keys, p.timedKeys)
+      times[i]!.push(performance.now() - t)
+    })
+  }
+  return prepared.map((p, i) => {
+    const sorted = times[i]!.sort((a, b) => a - b)
+    return p.timedKeys / (sorted[Math.floor(RUNS / 2)]! / 1000)
+  })
+}
+
+function prepare(strategy: Strategy, servers: readonly Srv[], keys: readonly string[]): Prepared {
   const n = servers.length
   const inst = strategy.build(servers)
   // Warm-up, which also sizes the runs: as many keys as fit the budgets, at most all of them.
@@ -294,16 +323,17 @@ function measure(strategy: Strategy, servers: readonly Srv[], keys: readonly str
   rate = warm / ((performance.now() - t0) / 1000)
   // Ours at N <= 100 always run over all keys: those are the figures the targets are about.
   const timedKeys = strategy.ours && n <= 100 ? keys.length : niceCount(rate * RUN_BUDGET[budget])
-  const times: number[] = []
-  for (let r = 0; r < RUNS; r++) {
-    const t = performance.now()
-    inst.loop(keys, timedKeys)
-    times.push(performance.now() - t)
-  }
-  times.sort((a, b) => a - b)
-  const median = times[Math.floor(RUNS / 2)]!
-  const measuredRate = timedKeys / (median / 1000)
+  return { strategy, servers, inst, timedKeys }
+}
 
+/** Balance and movement of a prepared strategy timed at `measuredRate`. */
+function measure(
+  { strategy, servers, inst, timedKeys }: Prepared,
+  measuredRate: number,
+  keys: readonly string[],
+): Row {
+  const n = servers.length
+  const budget = strategy.ours ? 0 : 1
   // Balance and movement over as many keys as fit one pass budget.
   const count = niceCount(measuredRate * PASS_BUDGET[budget])
   const index = new Map(servers.map((s, i) => [s.id, i]))
