@@ -186,12 +186,14 @@
       (i32.const 11)))
     (if (i32.eqz (local.get $top)) (then (return (i32.const -1))))
     (local.set $v (f64.mul (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $top))) (f64.const 0x1p-21)))
-    (local.set $rest (f64.mul (f64.convert_i32_u (local.get $top)) (f64.const 0x1p-21)))
+    ;; compared times 2r, which is positive, so that no division is needed
+    (local.set $rest (f64.mul (f64.convert_i32_u (local.get $top)) (f64.const 0x1p-20)))
     (if (f64.gt
-          (f64.promote_f32 (f32.reinterpret_i32 (i32.and (global.get $second) (i32.const -1024))))
+          (f64.mul (f64.promote_f32 (f32.reinterpret_i32 (i32.and (global.get $second) (i32.const -1024))))
+            (local.get $rest))
           (f64.mul
             (f64.mul
-              (f64.add (local.get $v) (f64.div (f64.mul (local.get $v) (local.get $v)) (f64.mul (f64.const 2) (local.get $rest))))
+              (f64.add (f64.mul (local.get $v) (local.get $rest)) (f64.mul (local.get $v) (local.get $v)))
               (f64.const 2097152))
             (f64.mul
               (f64.promote_f32 (f32.load (i32.add (local.get $iw0) (i32.shl (local.get $a) (i32.const 2)))))
@@ -210,7 +212,7 @@
     (result i32)
     (local $kav v128) (local $m1 v128) (local $m2 v128) (local $p v128) (local $t v128) (local $i v128)
     (local $end i32) (local $lane i32) (local $best i32) (local $v f64) (local $lo f64) (local $hi f64)
-    (local $aTop i32) (local $aW f64)
+    (local $aTop i32) (local $aW f64) (local $r2 f64)
     (local.set $kav (i32x4.splat (local.get $ka)))
     (local.set $end (i32.add (local.get $sa) (i32.shl (local.get $rows) (i32.const 4))))
     (loop $next
@@ -257,13 +259,14 @@
     ;; the winner's upper bound (e at most v + v^2 / (2(1 - v)), v at most D / 2^21), against the second
     (local.set $aW (f64.promote_f32 (f32.load (i32.add (local.get $liw) (i32.shl (local.get $lane) (i32.const 2))))))
     (local.set $v (f64.mul (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $aTop))) (f64.const 0x1p-21)))
+    ;; (compared times 2(1 - v), which is positive, so that no division is needed)
+    (local.set $r2 (f64.mul (f64.convert_i32_u (local.get $aTop)) (f64.const 0x1p-20)))
     (local.set $hi (f64.mul
       (f64.mul
-        (f64.add (local.get $v) (f64.div (f64.mul (local.get $v) (local.get $v))
-          (f64.mul (f64.convert_i32_u (local.get $aTop)) (f64.const 0x1p-20))))
+        (f64.add (f64.mul (local.get $v) (local.get $r2)) (f64.mul (local.get $v) (local.get $v)))
         (f64.const 2097152))
       (f64.mul (local.get $aW) (f64.const 1.000004))))
-    (if (result i32) (f64.lt (local.get $hi) (local.get $lo))
+    (if (result i32) (f64.lt (local.get $hi) (f64.mul (local.get $lo) (local.get $r2)))
       (then (i32.and (local.get $best) (i32.const 1023)))
       (else (i32.const -1))))
 )
