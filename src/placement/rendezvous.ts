@@ -1,7 +1,7 @@
 // Flat weighted rendezvous (HRW) hashing: one key digest, then one cheap mix per server.
 import { RendezvousError } from '../errors.js'
 import { digestInto, type Key, laneAInto, lastA, lastB, uniform, weightedScore } from './hash.js'
-import { normalizeServer, normalizeServers, type Server, type ServerInput } from './server.js'
+import { equalWeights, normalizeServer, normalizeServers, type Server, type ServerInput } from './server.js'
 import { ScoreTable } from './table.js'
 
 /** What every placement strategy offers. Snapshots are immutable: changes return a new object. */
@@ -55,7 +55,7 @@ export class Rendezvous implements Placement {
     this.#ids = list.map((s) => s.id)
     // With unequal weights, heaviest servers first: the weighted pick then finds a strong candidate early and
     // skips more servers. (Slot order never changes a result: ties break by draw and id, not by position.)
-    const equal = list.every((s) => s.weight === list[0]!.weight)
+    const equal = equalWeights(list)
     const order = equal ? null : [...list.keys()].sort((a, b) => list[b]!.weight - list[a]!.weight)
     this.#slotServer = order === null ? null : Int32Array.from(order)
     this.#slotIds = order === null ? this.#ids : order.map((i) => list[i]!.id)

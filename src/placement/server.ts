@@ -20,6 +20,11 @@ export interface Server {
   readonly zone: string | undefined
 }
 
+/** True when every server has the same weight (also for none or one): picks then rank by draw alone. */
+export function equalWeights(servers: readonly Server[]): boolean {
+  return servers.every((s) => s.weight === servers[0]!.weight)
+}
+
 /** Validates one server description; throws `TypeError` naming what is wrong. */
 export function normalizeServer(input: ServerInput, where = 'server'): Server {
   if (typeof input === 'string') return normalizeServer({ id: input }, where)

@@ -11,7 +11,7 @@ import {
   TWO32,
   weightedScore,
 } from './hash.js'
-import { compareUtf8, type Server } from './server.js'
+import { compareUtf8, equalWeights, type Server } from './server.js'
 import { simd, simdEnabled } from './simd.js'
 
 // Pruning table for the weighted loops: a draw whose top 12 bits are j has u <= (j + 1) / 4096, so
@@ -150,7 +150,7 @@ export class ScoreTable {
     ranges = false,
     ownCopy = false,
   ) {
-    this.uniform = servers.every((s) => s.weight === servers[0]!.weight)
+    this.uniform = equalWeights(servers)
     let wmax = 0
     let wmin = Number.POSITIVE_INFINITY
     for (const s of servers) {
@@ -190,7 +190,7 @@ export class ScoreTable {
         const iw = new Float32Array(n)
         for (let k = 0; k < n; k++) iw[k] = Math.fround((SIMD_IW_SHRINK * wmax) / servers[slots[k]!]!.weight)
         this.#simdIw = simd!.store(this, iw)
-        const lanes = this.#simdIw >= 0 && n <= PACKED_MAX ? lanesOf(servers, slots, this.sa) : null
+        const lanes = this.#simdIw >= 0 && n <= PACKED_MAX ? lanesOf(servers, slots, this.sa, iw) : null
         if (lanes !== null) {
           this.#lanesSa = simd!.store(this, lanes.sa)
           this.#lanesIx = simd!.store(this, lanes.ix)
@@ -471,13 +471,14 @@ export class ScoreTable {
  * The lanes layout of a table with at most MAX_CLASSES distinct weights, or null when it does not fit: each weight
  * (class) gets at least one of four lanes and the largest classes the rest, and row r holds in each lane the next
  * server of its class, as digest (`sa`) and slot index (`ix`, -1 once the lane's class has run out); `iw` holds
- * each lane's wmax / w as f32, rounded down like the weighted SIMD pick's factors. Null also when all four lanes
- * cannot be filled or when the rows would be more than half padding.
+ * each lane's factor wmax / w, taken from the slots' factors `slotIw`. Null also when all four lanes cannot be
+ * filled or when the rows would be more than half padding.
  */
 function lanesOf(
   servers: readonly Server[],
   slots: ArrayLike<number>,
   sa: Int32Array,
+  slotIw: Float32Array,
 ): { sa: Int32Array; ix: Int32Array; iw: Float32Array } | null {
   const byWeight = new Map<number, number[]>()
   for (let k = 0; k < slots.length; k++) {
@@ -502,12 +503,11 @@ function lanesOf(
   }
   const rows = Math.max(...classes.map(([, c], i) => Math.ceil(c.length / lanes[i]!)))
   if (4 * rows > 2 * slots.length) return null
-  const wmax = Math.max(...byWeight.keys())
   const out = { sa: new Int32Array(4 * rows), ix: new Int32Array(4 * rows).fill(-1), iw: new Float32Array(4) }
   let lane = 0
-  classes.forEach(([w, c], i) => {
+  classes.forEach(([, c], i) => {
     for (let j = 0; j < lanes[i]!; j++, lane++) {
-      out.iw[lane] = Math.fround((SIMD_IW_SHRINK * wmax) / w)
+      out.iw[lane] = slotIw[c[0]!]!
       for (let m = j, r = 0; m < c.length; m += lanes[i]!, r++) {
         out.sa[4 * r + lane] = sa[c[m]!]!
         out.ix[4 * r + lane] = c[m]!
