@@ -1,4 +1,5 @@
 // Incremental decoder of server replies (RESP2 and RESP3) into Reply values, with size and nesting limits.
+import { subarray } from '../buffers.js'
 import { ProtocolError } from './decoder.js'
 import {
   DoubleReply,
@@ -130,7 +131,7 @@ export class ReplyDecoder {
           this.#need = this.#pos + n + 2
           return MORE
         }
-        const body = buf.subarray(this.#pos, this.#pos + n)
+        const body = subarray(buf, this.#pos, this.#pos + n)
         if (buf[this.#pos + n] !== 13 || buf[this.#pos + n + 1] !== 10)
           throw new ProtocolError('expected CRLF')
         this.#pos += n + 2

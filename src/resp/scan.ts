@@ -170,7 +170,7 @@ export function arrayElements(raw: Buffer): Buffer[] | null {
   for (let i = 0; i < n; i++) {
     const next = replyEnd(raw, pos)
     if (next === INCOMPLETE) throw new ProtocolError('truncated array reply')
-    out[i] = raw.subarray(pos, next)
+    out[i] = subarray(raw, pos, next)
     pos = next
   }
   return out
