@@ -47,5 +47,14 @@ export const subarray: (buf: Buffer, start: number, end: number) => Buffer =
     ? (buf, start, end) => new (FastBuffer as Viewer)(buf.buffer, buf.byteOffset + start, end - start)
     : (buf, start, end) => subarrayOf.call(buf, start, end)
 
+/**
+ * A Buffer over `length` bytes of `memory` from `byteOffset`, without copying: what {@link subarray} makes,
+ * for callers that cut many views from one buffer and read its `buffer` (a runtime call) and `byteOffset` once.
+ */
+export const viewOf: (memory: ArrayBufferLike, byteOffset: number, length: number) => Buffer =
+  typeof FastBuffer === 'function'
+    ? (memory, byteOffset, length) => new (FastBuffer as Viewer)(memory, byteOffset, length)
+    : (memory, byteOffset, length) => Buffer.from(memory, byteOffset, length)
+
 /** `Buffer#copy`: call as `copy.call(source, target, targetStart, sourceStart?, sourceEnd?)`. */
 export const copy = Buffer.prototype.copy

@@ -1,5 +1,5 @@
 // Incremental decoder of client requests (RESP multibulk arrays and inline commands) with hard limits.
-import { subarray } from '../buffers.js'
+import { viewOf } from '../buffers.js'
 import { RendezvousError } from '../errors.js'
 
 /** Limits of {@link RequestDecoder}; a request over any of them is a protocol error. */
@@ -159,6 +159,9 @@ export class RequestDecoder {
   /** Parses as much of `b` as is complete; returns the offset of the first unconsumed byte. */
   #parse(b: Buffer): number {
     const end = b.length
+    // Read once: every argument is a view of the same memory.
+    const memory = b.buffer
+    const base = b.byteOffset
     let pos = 0
     while (pos < end) {
       if (this.#left === 0) {
@@ -206,7 +209,7 @@ export class RequestDecoder {
           if (this.#argBytes + len > this.#maxQuery) this.#fail('query buffer limit exceeded')
           return pos
         }
-        this.#args.push(subarray(b, pos, pos + len))
+        this.#args.push(viewOf(memory, base + pos, len))
         this.#argBytes += len
         pos += len + 2
         this.#bulkLen = -1
