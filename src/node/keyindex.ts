@@ -45,6 +45,19 @@ export class KeyIndex {
     return hashKey(key, this.#seed)
   }
 
+  /** {@link hashOf} of the key whose latin1 string is `bytes[start, end)`, from the bytes themselves. */
+  hashOfBytes(bytes: Uint8Array, start: number, end: number): number {
+    return hashBytes(bytes, start, end, this.#seed)
+  }
+
+  /**
+   * The slot in the home bucket of hash `h`, or -1 when that bucket is empty. It may be another key's slot:
+   * this is a load ahead of a lookup (see Keyspace.prefetch), not a lookup.
+   */
+  homeSlot(h: number): number {
+    return this.#table[2 * (h & this.#mask) + 1]! - 1
+  }
+
   /** The slot of `key`, or -1 when it is absent. */
   get(key: string): number {
     const i = this.#bucket(key)
@@ -111,6 +124,20 @@ export class KeyIndex {
     this.#mask = buckets - 1
     for (let i = 0; i < old.length; i += 2) if (old[i + 1] !== 0) this.#insert(old[i]!, old[i + 1]!)
   }
+}
+
+/** {@link hashKey} of the latin1 string of `bytes[start, end)`, read from the bytes. */
+export function hashBytes(bytes: Uint8Array, start: number, end: number, seed: number): number {
+  let h = seed
+  let i = start
+  for (; i + 4 <= end; i += 4) {
+    h = stepA(h, bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24))
+  }
+  let k = 0
+  for (let shift = 0; i < end; i++, shift += 8) k |= bytes[i]! << shift
+  const n = end - start
+  if ((n & 3) !== 0) h = tailA(h, k)
+  return fmix32i(h ^ n)
 }
 
 /** MurmurHash3 x86_32 of a string's char codes (one byte each for latin1 strings), with `seed`. */

@@ -43,6 +43,9 @@ export const HASH_OVERHEAD = 160
 /** Accounted bytes per hash field besides its name and value: its share of the Map's table. */
 export const FIELD_OVERHEAD = 40
 
+/** Most keys {@link Keyspace.prefetch} loads ahead at once. */
+export const PREFETCH_MAX = 32
+
 /** Pass as `expireAt` to {@link Keyspace.set} to keep the key's current time to live (SET KEEPTTL). */
 export const KEEP_TTL = -1
 
@@ -190,6 +193,9 @@ export function bytesToHuman(n: number): string {
  */
 export class Keyspace {
   #keys: (string | undefined)[] = []
+  /** Scratch of {@link prefetch}: each key's slot, and the sum of what it loaded. */
+  readonly #ahead = new Int32Array(PREFETCH_MAX)
+  #aheadSum = 0
   #index = new KeyIndex(this.#keys)
   #vals: (Value | undefined)[] = []
   // Per-slot numbers, interleaved so that one slot's fit in 16 bytes (one cache line): its expiry time at
@@ -337,6 +343,41 @@ export class Keyspace {
     this.#keys.push(undefined)
     this.#vals.push(undefined)
     return slot
+  }
+
+  /**
+   * Loads what looking up some keys will read, every key's first before any key's second: the bucket, the
+   * stored key, its expiry and reference bit, and the value. Run over the keys of a pipeline before its
+   * commands, it lets their cache misses overlap instead of following one another (the misses are most of a
+   * lookup once the keys outgrow the CPU's caches). Keys are the latin1 strings of byte ranges of `bytes`:
+   * `ranges[2 * i]` to `ranges[2 * i + 1]` for i below `count` (at most {@link PREFETCH_MAX} are used). Reads
+   * only: nothing observable changes.
+   */
+  prefetch(bytes: Uint8Array, ranges: Int32Array, count: number): void {
+    const slots = this.#ahead
+    const n = Math.min(count, PREFETCH_MAX)
+    const index = this.#index
+    for (let i = 0; i < n; i++) {
+      slots[i] = index.homeSlot(index.hashOfBytes(bytes, ranges[2 * i]!, ranges[2 * i + 1]!))
+    }
+    const keys = this.#keys
+    const vals = this.#vals
+    const meta = this.#meta
+    let sum = 0
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i]!
+      if (slot < 0) continue
+      sum += keys[slot]?.length ?? 0
+      sum += meta[4 * slot + 2]!
+    }
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i]!
+      if (slot < 0) continue
+      const v = vals[slot]
+      if (typeof v === 'string') sum += v.length
+    }
+    // Kept, so that the compiler cannot drop the loads as unused.
+    this.#aheadSum = (this.#aheadSum + sum) | 0
   }
 
   /** Records an access to `slot`: it gets a second chance when the clock hand comes by. */

@@ -2,12 +2,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import { CommandTable } from '../resp/command-table.js'
-import { ProtocolError, RequestDecoder } from '../resp/decoder.js'
+import { ProtocolError, RequestDecoder, requestKeys } from '../resp/decoder.js'
 import { ReplyWriter } from '../resp/encoder.js'
 import { type Reply, ReplyError } from '../resp/reply.js'
 import { connectionCommands, type ServerContext } from './builtins.js'
 import { dataCommands } from './commands/index.js'
-import { Keyspace } from './keyspace.js'
+import { Keyspace, PREFETCH_MAX } from './keyspace.js'
 import { type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './options.js'
 import { drain, listen } from './tcp.js'
 import type { ClientState, CommandSpec } from './types.js'
@@ -21,6 +21,11 @@ export interface DataSide {
    * server's own counters `statsBefore` first in `# Stats` (added by the server if missing).
    */
   infoSections?(statsBefore: Array<[string, number]>): string
+  /**
+   * Called with each chunk read from a client before its requests run. It may load what they will read (see
+   * Keyspace.prefetch) but must not change anything observable.
+   */
+  prefetch?(chunk: Buffer): void
   /** Called once by `close()` after the last client is gone (stop timers, free memory). */
   close?(): void
 }
@@ -191,6 +196,7 @@ export class NodeServer {
   #onData(conn: Connection, chunk: Buffer): void {
     if (conn.closing) return
     conn.lastInteraction = this.#options.clock()
+    this.#data.prefetch?.(chunk)
     try {
       conn.decoder.push(chunk)
     } catch (err) {
@@ -344,9 +350,15 @@ export function createNode(options: NodeOptions = {}): NodeServer {
     protoMaxBulkLen: o.maxBulkLength,
   })
   keyspace.start()
+  const ranges = new Int32Array(2 * PREFETCH_MAX)
   return new NodeServer(o, {
     commands: dataCommands(keyspace),
     infoSections: (statsBefore) => keyspace.infoSections(statsBefore),
+    prefetch: (chunk) => {
+      // Only pipelines gain: a lone request has no other lookup to overlap with.
+      const n = requestKeys(chunk, ranges)
+      if (n > 1) keyspace.prefetch(chunk, ranges, n)
+    },
     close: () => keyspace.stop(),
   })
 }

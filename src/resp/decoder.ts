@@ -253,6 +253,40 @@ export class RequestDecoder {
   }
 }
 
+/**
+ * Looks ahead in a chunk of requests without decoding it: finds the second argument (the key, for most
+ * commands) of each complete multibulk request at the start of `chunk`, and writes their byte ranges to `out`
+ * as (start, end) pairs, for at most `out.length / 2` requests. Returns how many it found. It stops, without
+ * throwing, at an incomplete or malformed request, an inline one, or one with fewer than two arguments:
+ * the {@link RequestDecoder} still decides what every byte means. A server uses it to load what a pipeline's
+ * lookups will read before running them.
+ */
+export function requestKeys(chunk: Buffer, out: Int32Array): number {
+  const end = chunk.length
+  const max = out.length >> 1
+  let pos = 0
+  let found = 0
+  while (found < max && pos < end && chunk[pos] === STAR) {
+    const n = readNumber(chunk, pos + 1, end)
+    if (n < 2) break
+    pos = numberEnd + 2
+    for (let i = 0; i < n; i++) {
+      if (pos >= end || chunk[pos] !== DOLLAR) return found
+      const len = readNumber(chunk, pos + 1, end)
+      if (len < 0) return found
+      pos = numberEnd + 2
+      if (pos + len + 2 > end) return found
+      if (i === 1) {
+        out[2 * found] = pos
+        out[2 * found + 1] = pos + len
+      }
+      pos += len + 2
+    }
+    found++
+  }
+  return found
+}
+
 function limit(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback
   if (!Number.isSafeInteger(value) || value < 1) {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { hashKey, KeyIndex } from '../../src/node/keyindex.js'
+import { hashBytes, hashKey, KeyIndex } from '../../src/node/keyindex.js'
 
 type Op = { add: boolean; key: string }
 
@@ -95,5 +95,19 @@ describe('KeyIndex', () => {
     assert.notEqual(hashKey('abcdefgh', 1), hashKey('abcdefgi', 1))
     assert.notEqual(hashKey('abc', 1), hashKey('abc\u0000', 1))
     assert.equal(hashKey('abc', 7), hashKey('abc', 7))
+  })
+
+  test('hashing bytes gives the hash of their latin1 string', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(), fc.nat(), fc.integer(), (u, a, b, seed) => {
+        const bytes = Buffer.from(u)
+        const start = Math.min(a, b) % (bytes.length + 1)
+        const end = start + (Math.max(a, b) % (bytes.length - start + 1))
+        const key = bytes.toString('latin1', start, end)
+        assert.equal(hashBytes(bytes, start, end, seed), hashKey(key, seed))
+        const index = new KeyIndex([], seed)
+        assert.equal(index.hashOfBytes(bytes, start, end), index.hashOf(key))
+      }),
+    )
   })
 })

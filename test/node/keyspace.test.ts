@@ -73,6 +73,53 @@ describe('Keyspace', () => {
     for (let i = 0; i < 100; i++) assert.ok(ks.has(`new${i}`), `new${i} stays`)
   })
 
+  test('prefetch changes nothing: with or without it, the same operations give the same replies and evictions', () => {
+    const key = (i: number) => `k${i}`
+    const op = fc.record({
+      kind: fc.constantFrom('set', 'read', 'delete', 'prefetch'),
+      keys: fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 8 }),
+      size: fc.integer({ min: 0, max: 2000 }),
+    })
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        const make = () => {
+          let t = 1000
+          return new Keyspace({ maxmemory: 20_000, maxmemoryPolicy: 'allkeys-lru', now: () => t++ })
+        }
+        const plain = make()
+        const ahead = make()
+        const log = (ks: Keyspace, o: (typeof ops)[number], prefetch: boolean): unknown[] => {
+          const out: unknown[] = []
+          if (o.kind === 'prefetch') {
+            if (!prefetch) return out
+            // Keys (present, absent, deleted) as byte ranges of one buffer, as a server finds them in a chunk.
+            const wire = Buffer.from(o.keys.map((k) => `${key(k)} `).join(''), 'latin1')
+            const ranges = new Int32Array(2 * o.keys.length)
+            let pos = 0
+            o.keys.forEach((k, i) => {
+              ranges[2 * i] = pos
+              ranges[2 * i + 1] = pos + key(k).length
+              pos += key(k).length + 1
+            })
+            ks.prefetch(wire, ranges, o.keys.length)
+            return out
+          }
+          for (const k of o.keys) {
+            if (o.kind === 'set') ks.set(key(k), 'v'.repeat(o.size), o.size % 3 === 0 ? 5000 : 0)
+            else if (o.kind === 'read') out.push(ks.read(key(k)))
+            else out.push(ks.delete(key(k)))
+          }
+          return out
+        }
+        for (const o of ops) assert.deepEqual(log(ahead, o, true), log(plain, o, false))
+        assert.deepEqual(ahead.stats, plain.stats)
+        assert.equal(ahead.usedMemory, plain.usedMemory)
+        for (let k = 0; k <= 60; k++) assert.equal(ahead.has(key(k)), plain.has(key(k)), key(k))
+      }),
+      { numRuns: 200 },
+    )
+  })
+
   test('noeviction: denyoom commands answer OOM over the limit, others still work', () => {
     const { ks, run } = harness({ maxmemory: 4096, maxmemoryPolicy: 'noeviction' })
     let i = 0

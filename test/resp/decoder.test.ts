@@ -2,7 +2,12 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
-import { ProtocolError, RequestDecoder, type RequestDecoderOptions } from '../../src/resp/decoder.js'
+import {
+  ProtocolError,
+  RequestDecoder,
+  type RequestDecoderOptions,
+  requestKeys,
+} from '../../src/resp/decoder.js'
 import { encodeCommand } from '../../src/resp/encoder.js'
 
 /** Decodes chunks; returns the requests as latin1 strings and the protocol error message if any. */
@@ -290,5 +295,58 @@ describe('RequestDecoder', () => {
   test('options are validated', () => {
     assert.throws(() => new RequestDecoder(() => undefined, { maxArgs: 0 }), TypeError)
     assert.throws(() => new RequestDecoder(() => undefined, { maxBulkLength: 1.5 }), /maxBulkLength/)
+  })
+})
+
+describe('requestKeys', () => {
+  /** The second arguments requestKeys finds in `wire`, as latin1 strings, with room for `max`. */
+  function keysOf(wire: Buffer, max = 32): string[] {
+    const out = new Int32Array(2 * max)
+    const n = requestKeys(wire, out)
+    assert.ok(n >= 0 && n <= max)
+    const keys: string[] = []
+    for (let i = 0; i < n; i++) {
+      const start = out[2 * i]!
+      const end = out[2 * i + 1]!
+      assert.ok(start >= 0 && start <= end && end <= wire.length, `range ${start}..${end}`)
+      keys.push(wire.toString('latin1', start, end))
+    }
+    return keys
+  }
+
+  test('finds the second argument of each complete request up to the first one it cannot use', () => {
+    fc.assert(
+      fc.property(
+        fc.array(command, { minLength: 1, maxLength: 10 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 12 }),
+        (cmds, cutAt, max) => {
+          const wire = Buffer.concat(cmds.map((c) => encodeCommand(c)))
+          const prefix = wire.subarray(0, cutAt % (wire.length + 1))
+          // The model: whole requests of two or more arguments from the start, at most `max` of them.
+          const expected: string[] = []
+          let end = 0
+          for (const c of cmds) {
+            end += encodeCommand(c).length
+            if (end > prefix.length || c.length < 2 || expected.length === max) break
+            expected.push(c[1]!.toString('latin1'))
+          }
+          assert.deepEqual(keysOf(prefix, max), expected)
+        },
+      ),
+    )
+  })
+
+  test('stops at an inline or malformed request and never throws on random bytes', () => {
+    assert.deepEqual(keysOf(Buffer.from('*2\r\n$3\r\nGET\r\n$1\r\nk\r\nGET x\r\n')), ['k'])
+    assert.deepEqual(keysOf(Buffer.from('*2\r\n$3\r\nGET\r\n$-1\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n')), [])
+    assert.deepEqual(keysOf(Buffer.from('*2\r\n$3\r\nGET\r\n$01\r\nk\r\n')), [])
+    assert.deepEqual(keysOf(Buffer.from('*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n')), [])
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        keysOf(Buffer.from(bytes), 4)
+      }),
+      { numRuns: 2000 },
+    )
   })
 })
