@@ -79,6 +79,8 @@ export class RequestDecoder {
   /** Length of the bulk whose header was read, -1 if the next thing is a `$` header. */
   #bulkLen = -1
   #args: Buffer[] = []
+  /** Arguments of the request in progress read so far. */
+  #argc = 0
   #argBytes = 0
   #failed: ProtocolError | null = null
   #stopped = false
@@ -183,7 +185,10 @@ export class RequestDecoder {
         if (n <= 0) continue // `*0` and `*-1` are empty requests, ignored as Redis does
         this.#left = n
         this.#bulkLen = -1
-        this.#args = []
+        // Sized up front, as Redis sizes argv: an array grown by push() starts with room for 16 elements, most of
+        // a short request's allocation. A huge announced count grows as arguments arrive instead.
+        this.#args = n <= PRESIZE_MAX ? new Array<Buffer>(n) : []
+        this.#argc = 0
         this.#argBytes = 0
       }
       // The arguments of a multibulk request: `$<len>\r\n<bytes>\r\n`, #left times.
@@ -209,7 +214,7 @@ export class RequestDecoder {
           if (this.#argBytes + len > this.#maxQuery) this.#fail('query buffer limit exceeded')
           return pos
         }
-        this.#args.push(viewOf(memory, base + pos, len))
+        this.#args[this.#argc++] = viewOf(memory, base + pos, len)
         this.#argBytes += len
         pos += len + 2
         this.#bulkLen = -1
@@ -294,6 +299,9 @@ function limit(value: number | undefined, fallback: number, name: string): numbe
   }
   return value
 }
+
+/** Largest announced argument count whose array is allocated whole before the arguments arrive. */
+const PRESIZE_MAX = 1024
 
 const INCOMPLETE = -0.5
 const INVALID = -0.25
