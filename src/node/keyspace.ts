@@ -3,6 +3,9 @@ import { performance } from 'node:perf_hooks'
 import { latin1Of } from '../buffers.js'
 import { KeyIndex } from './keyindex.js'
 
+// Unexported on purpose, so that V8 inlines the character read (see placement/hash.ts).
+const charCodeAt = String.prototype.charCodeAt
+
 /**
  * A string value. Keys, hash fields and values are arbitrary bytes; they are held as JavaScript strings in
  * the `latin1` encoding (one char per byte, char codes 0-255, lossless both ways), which V8 stores one byte
@@ -367,14 +370,16 @@ export class Keyspace {
     for (let i = 0; i < n; i++) {
       const slot = slots[i]!
       if (slot < 0) continue
-      sum += keys[slot]?.length ?? 0
+      // A string's chars may run past the cache line of its header: its last char is read too.
+      const key = keys[slot]
+      if (key !== undefined && key.length > 0) sum += charCodeAt.call(key, key.length - 1)
       sum += meta[4 * slot + 2]!
     }
     for (let i = 0; i < n; i++) {
       const slot = slots[i]!
       if (slot < 0) continue
       const v = vals[slot]
-      if (typeof v === 'string') sum += v.length
+      if (typeof v === 'string' && v.length > 0) sum += charCodeAt.call(v, v.length - 1)
     }
     // Kept, so that the compiler cannot drop the loads as unused.
     this.#aheadSum = (this.#aheadSum + sum) | 0
