@@ -9,14 +9,6 @@
 (module
   (memory (export "memory") 1)
 
-  ;; MurmurHash3's fmix32 on four lanes (the loops below write it out).
-  (func $fmix (param $h v128) (result v128)
-    (local.set $h (v128.xor (local.get $h) (i32x4.shr_u (local.get $h) (i32.const 16))))
-    (local.set $h (i32x4.mul (local.get $h) (v128.const i32x4 0x85ebca6b 0x85ebca6b 0x85ebca6b 0x85ebca6b)))
-    (local.set $h (v128.xor (local.get $h) (i32x4.shr_u (local.get $h) (i32.const 13))))
-    (local.set $h (i32x4.mul (local.get $h) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
-    (v128.xor (local.get $h) (i32x4.shr_u (local.get $h) (i32.const 16))))
-
   ;; The largest (returned) and second largest (left in $second), unsigned, of the lanes of $a and $b, where
   ;; each lane of $b is at most the same lane of $a (the running largest and second largest of four lanes).
   (global $second (mut i32) (i32.const 0))
@@ -179,21 +171,27 @@
     (local.set $a (i32.and (local.get $best) (i32.const 1023)))
     (if (i32.eq (global.get $second) (i32.const -1)) (then (return (local.get $a))))
     ;; the winner's upper bound, against the second's lower bound. With v = D / 2^21 (at least 1 - u) and
-    ;; r = top21 / 2^21 = 1 - v, e = -ln(1 - v) = v + v^2/2 + v^3/3 + ... <= v + v^2 / (2r).
-    (local.set $top (i32.shr_u
-      (i32x4.extract_lane 0 (call $fmix (i32x4.splat (i32.xor (local.get $ka)
-        (i32.load (i32.add (local.get $sa0) (i32.shl (local.get $a) (i32.const 2))))))))
-      (i32.const 11)))
+    ;; r = top21 / 2^21 = 1 - v, e = -ln(1 - v) = v + v^2/2 + v^3/3 + ... <= v + v^2/2 + v^3 / (3r).
+    ;; (fmix32 of the winner's draw, in scalar code)
+    (local.set $top (i32.xor (local.get $ka) (i32.load (i32.add (local.get $sa0) (i32.shl (local.get $a) (i32.const 2))))))
+    (local.set $top (i32.xor (local.get $top) (i32.shr_u (local.get $top) (i32.const 16))))
+    (local.set $top (i32.mul (local.get $top) (i32.const 0x85ebca6b)))
+    (local.set $top (i32.xor (local.get $top) (i32.shr_u (local.get $top) (i32.const 13))))
+    (local.set $top (i32.mul (local.get $top) (i32.const 0xc2b2ae35)))
+    (local.set $top (i32.shr_u (i32.xor (local.get $top) (i32.shr_u (local.get $top) (i32.const 16))) (i32.const 11)))
     (if (i32.eqz (local.get $top)) (then (return (i32.const -1))))
     (local.set $v (f64.mul (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $top))) (f64.const 0x1p-21)))
-    ;; compared times 2r, which is positive, so that no division is needed
-    (local.set $rest (f64.mul (f64.convert_i32_u (local.get $top)) (f64.const 0x1p-20)))
+    ;; e <= v + v^2/2 + v^3 / (3r), compared times 3r, which is positive, so that no division is needed
+    (local.set $rest (f64.mul (f64.convert_i32_u (local.get $top)) (f64.const 0x1.8p-20)))
     (if (f64.gt
           (f64.mul (f64.promote_f32 (f32.reinterpret_i32 (i32.and (global.get $second) (i32.const -1024))))
             (local.get $rest))
           (f64.mul
             (f64.mul
-              (f64.add (f64.mul (local.get $v) (local.get $rest)) (f64.mul (local.get $v) (local.get $v)))
+              (f64.add
+                (f64.mul (f64.add (local.get $v) (f64.mul (f64.mul (local.get $v) (local.get $v)) (f64.const 0.5)))
+                  (local.get $rest))
+                (f64.mul (f64.mul (local.get $v) (local.get $v)) (local.get $v)))
               (f64.const 2097152))
             (f64.mul
               (f64.promote_f32 (f32.load (i32.add (local.get $iw0) (i32.shl (local.get $a) (i32.const 2)))))

@@ -76,6 +76,8 @@ export class Rendezvous implements Placement {
 
   pick(key: Key): string {
     laneAInto(key)
+    const slot = this.#table.pickSimd(lastA())
+    if (slot >= 0) return this.#slotIds[slot]!
     if (this.size === 0) throw noServers()
     return this.#slotIds[this.#table.pick(lastA(), key, 0, this.size)]!
   }

@@ -97,6 +97,12 @@ const MAX_CLASSES = 4
 const LOOSE_FROM = 32
 /** The SIMD weighted pick's factors are rounded down by this much, so that its lower bounds stay lower bounds. */
 const SIMD_IW_SHRINK = 1 - 2 ** -20
+// What ScoreTable.pickSimd runs for a whole table.
+const WHOLE_NONE = 0
+const WHOLE_UNIFORM = 1
+const WHOLE_LANES = 2
+const WHOLE_WEIGHTED = 3
+
 /** From this many slots on, the uniform pick keeps two running maxima. */
 const TWO_CHAINS = 16
 
@@ -127,6 +133,8 @@ export class ScoreTable {
   readonly #lanesIx: number = -1
   readonly #lanesIw: number = -1
   readonly #rows: number = 0
+  /** Which SIMD pick covers the whole table, for {@link pickSimd}: WHOLE_NONE, _UNIFORM, _LANES or _WEIGHTED. */
+  readonly #whole: number = WHOLE_NONE
   // Scratch for rankings (draws and scores by slot), reused across calls.
   #d: Float64Array | null = null
   // Scratch for the weighted pick's candidates, allocated on first use.
@@ -185,9 +193,17 @@ export class ScoreTable {
       this.idRank[k] = rankOf[i]!
     }
     if (useSimd) {
-      this.#simdSa = simd!.store(this, this.sa)
+      // Unequal weights: both copies run on to whole vectors with servers that cannot win (digest 0, factor
+      // +Infinity, so a lower bound of infinity), and a whole-table weighted pick needs no masked last vector.
+      const whole = this.uniform ? n : (n + 3) & ~3
+      let sa = this.sa
+      if (whole > n) {
+        sa = new Int32Array(whole)
+        sa.set(this.sa)
+      }
+      this.#simdSa = simd!.store(this, sa)
       if (this.#simdSa >= 0 && !this.uniform && wmax / wmin <= SIMD_SPREAD) {
-        const iw = new Float32Array(n)
+        const iw = new Float32Array(whole).fill(Number.POSITIVE_INFINITY)
         for (let k = 0; k < n; k++) iw[k] = Math.fround((SIMD_IW_SHRINK * wmax) / servers[slots[k]!]!.weight)
         this.#simdIw = simd!.store(this, iw)
         const lanes = this.#simdIw >= 0 && n <= PACKED_MAX ? lanesOf(servers, slots, this.sa, iw) : null
@@ -198,7 +214,30 @@ export class ScoreTable {
           this.#rows = lanes.sa.length / 4
         }
       }
+      if (this.#simdSa >= 0 && n <= PACKED_MAX) {
+        if (this.uniform) this.#whole = WHOLE_UNIFORM
+        else if (this.#lanesIw >= 0) this.#whole = WHOLE_LANES
+        else if (this.#simdIw >= 0) this.#whole = WHOLE_WEIGHTED
+      }
     }
+  }
+
+  /**
+   * The whole table's pick by SIMD alone: the winning slot, or -1 when no SIMD pick covers this table or it
+   * cannot decide (then {@link pick} does). The same calls {@link pick} makes, in a function small enough for
+   * V8 to inline into its caller, where `pick` and its loops are too large to be (two calls fewer a lookup:
+   * 1.1x to 1.16x the lookups at 10 servers).
+   */
+  pickSimd(ka: number): number {
+    const kind = this.#whole
+    if (kind === WHOLE_UNIFORM) return simd!.uniform(ka, this.#simdSa, this.sa.length)
+    if (kind === WHOLE_NONE) return -1
+    if (kind === WHOLE_LANES) return simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#rows)
+    // Over the padded copies (see the constructor): whole vectors only.
+    const n = this.sa.length
+    const whole = (n + 3) & ~3
+    const r = n < LOOSE_FROM ? -1 : simd!.weighted(ka, this.#simdSa, this.#simdIw, whole, 0)
+    return r >= 0 ? r : simd!.weighted(ka, this.#simdSa, this.#simdIw, whole, 1)
   }
 
   /**

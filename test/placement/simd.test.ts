@@ -61,7 +61,7 @@ test('unequal weights: SIMD and JavaScript picks agree, close calls and wide spr
     ['spread 2^200', (i) => 2 ** ((i % 5) * 50 - 100)],
   ]
   for (const [name, weight] of weightings) {
-    for (const n of [2, 4, 5, 10, 33, 100, 1000]) {
+    for (const n of [2, 4, 5, 7, 10, 11, 33, 100, 1000]) {
       const servers: ServerInput[] = Array.from({ length: n }, (_, i) => ({
         id: `w-${i}`,
         weight: weight(i),
