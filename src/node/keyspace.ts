@@ -361,7 +361,7 @@ export class Keyspace {
     const n = Math.min(count, PREFETCH_MAX)
     const index = this.#index
     for (let i = 0; i < n; i++) {
-      slots[i] = index.homeSlot(index.hashOfBytes(bytes, ranges[2 * i]!, ranges[2 * i + 1]!))
+      slots[i] = index.slotOfHash(index.hashOfBytes(bytes, ranges[2 * i]!, ranges[2 * i + 1]!))
     }
     const keys = this.#keys
     const vals = this.#vals
