@@ -103,7 +103,7 @@
     (result i32)
     (local $kav v128) (local $nv v128) (local $idx v128) (local $m1 v128) (local $m2 v128) (local $p v128)
     (local $t v128) (local $end i32) (local $full i32) (local $sa0 i32) (local $iw0 i32) (local $best i32) (local $a i32)
-    (local $top i32) (local $v f64) (local $rest f64)
+    (local $top i32) (local $v f64) (local $rest f64) (local $sq f64)
     (local.set $kav (i32x4.splat (local.get $ka)))
     (local.set $nv (i32x4.splat (local.get $n)))
     (local.set $idx (v128.const i32x4 0 1 2 3))
@@ -180,19 +180,20 @@
     (local.set $top (i32.mul (local.get $top) (i32.const 0xc2b2ae35)))
     (local.set $top (i32.shr_u (i32.xor (local.get $top) (i32.shr_u (local.get $top) (i32.const 16))) (i32.const 11)))
     (if (i32.eqz (local.get $top)) (then (return (i32.const -1))))
-    (local.set $v (f64.mul (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $top))) (f64.const 0x1p-21)))
-    ;; e <= v + v^2/2 + v^3 / (3r), compared times 3r, which is positive, so that no division is needed
-    (local.set $rest (f64.mul (f64.convert_i32_u (local.get $top)) (f64.const 0x1.8p-20)))
+    ;; e <= v + v^2/2 + v^3 / (3r), times 2^21 * 3r = 3 * top21, which is positive, so that no division is needed:
+    ;; with d = D and t = 3 * top21 (integers, exact in f64), the second's bound times t against
+    ;; d t + d^2 t / 2^22 + d^3 / 2^21, three terms computed side by side (a short chain of dependent steps)
+    (local.set $v (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $top))))
+    (local.set $rest (f64.convert_i32_u (i32.mul (local.get $top) (i32.const 3))))
+    (local.set $sq (f64.mul (local.get $v) (local.get $v)))
     (if (f64.gt
           (f64.mul (f64.promote_f32 (f32.reinterpret_i32 (i32.and (global.get $second) (i32.const -1024))))
             (local.get $rest))
           (f64.mul
-            (f64.mul
-              (f64.add
-                (f64.mul (f64.add (local.get $v) (f64.mul (f64.mul (local.get $v) (local.get $v)) (f64.const 0.5)))
-                  (local.get $rest))
-                (f64.mul (f64.mul (local.get $v) (local.get $v)) (local.get $v)))
-              (f64.const 2097152))
+            (f64.add
+              (f64.add (f64.mul (local.get $v) (local.get $rest))
+                (f64.mul (local.get $sq) (f64.mul (local.get $rest) (f64.const 0x1p-22))))
+              (f64.mul (local.get $sq) (f64.mul (local.get $v) (f64.const 0x1p-21))))
             (f64.mul
               (f64.promote_f32 (f32.load (i32.add (local.get $iw0) (i32.shl (local.get $a) (i32.const 2)))))
               (f64.const 1.000004))))
