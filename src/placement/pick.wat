@@ -103,7 +103,7 @@
     (result i32)
     (local $kav v128) (local $nv v128) (local $idx v128) (local $m1 v128) (local $m2 v128) (local $p v128)
     (local $t v128) (local $end i32) (local $full i32) (local $sa0 i32) (local $iw0 i32) (local $best i32) (local $a i32)
-    (local $top i32) (local $v f64) (local $rest f64) (local $sq f64)
+    (local $top i32) (local $d f64) (local $t3 f64) (local $sq f64)
     (local.set $kav (i32x4.splat (local.get $ka)))
     (local.set $nv (i32x4.splat (local.get $n)))
     (local.set $idx (v128.const i32x4 0 1 2 3))
@@ -181,19 +181,19 @@
     (local.set $top (i32.shr_u (i32.xor (local.get $top) (i32.shr_u (local.get $top) (i32.const 16))) (i32.const 11)))
     (if (i32.eqz (local.get $top)) (then (return (i32.const -1))))
     ;; e <= v + v^2/2 + v^3 / (3r), times 2^21 * 3r = 3 * top21, which is positive, so that no division is needed:
-    ;; with d = D and t = 3 * top21 (integers, exact in f64), the second's bound times t against
-    ;; d t + d^2 t / 2^22 + d^3 / 2^21, three terms computed side by side (a short chain of dependent steps)
-    (local.set $v (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $top))))
-    (local.set $rest (f64.convert_i32_u (i32.mul (local.get $top) (i32.const 3))))
-    (local.set $sq (f64.mul (local.get $v) (local.get $v)))
+    ;; with d = D and t3 = 3 * top21 (integers, exact in f64), the second's bound times t3 against
+    ;; d t3 + d^2 t3 / 2^22 + d^3 / 2^21, three terms computed side by side (a short chain of dependent steps)
+    (local.set $d (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $top))))
+    (local.set $t3 (f64.convert_i32_u (i32.mul (local.get $top) (i32.const 3))))
+    (local.set $sq (f64.mul (local.get $d) (local.get $d)))
     (if (f64.gt
           (f64.mul (f64.promote_f32 (f32.reinterpret_i32 (i32.and (global.get $second) (i32.const -1024))))
-            (local.get $rest))
+            (local.get $t3))
           (f64.mul
             (f64.add
-              (f64.add (f64.mul (local.get $v) (local.get $rest))
-                (f64.mul (local.get $sq) (f64.mul (local.get $rest) (f64.const 0x1p-22))))
-              (f64.mul (local.get $sq) (f64.mul (local.get $v) (f64.const 0x1p-21))))
+              (f64.add (f64.mul (local.get $d) (local.get $t3))
+                (f64.mul (local.get $sq) (f64.mul (local.get $t3) (f64.const 0x1p-22))))
+              (f64.mul (local.get $sq) (f64.mul (local.get $d) (f64.const 0x1p-21))))
             (f64.mul
               (f64.promote_f32 (f32.load (i32.add (local.get $iw0) (i32.shl (local.get $a) (i32.const 2)))))
               (f64.const 1.000004))))

@@ -226,7 +226,7 @@ export class ScoreTable {
    * The whole table's pick by SIMD alone: the winning slot, or -1 when no SIMD pick covers this table or it
    * cannot decide (then {@link pick} does). The same calls {@link pick} makes, in a function small enough for
    * V8 to inline into its caller, where `pick` and its loops are too large to be (two calls fewer a lookup:
-   * 1.1x to 1.16x the lookups at 10 servers).
+   * 1.06x to 1.14x the lookups at 10 servers).
    */
   pickSimd(ka: number): number {
     const kind = this.#whole
