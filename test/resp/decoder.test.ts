@@ -253,6 +253,19 @@ describe('RequestDecoder', () => {
     assert.equal(s.stopped, true)
   })
 
+  test('argument counts around the pre-sized limit (1024) decode whole and cut anywhere', () => {
+    for (const n of [1023, 1024, 1025, 3000]) {
+      const cmd = Array.from({ length: n }, (_, i) => `a${i}`)
+      const wire = encodeCommand(cmd)
+      assert.deepEqual(decode([wire]), { requests: [cmd], error: null }, `${n} arguments`)
+      assert.deepEqual(
+        decode(cut(wire, [7, 100, Math.floor(wire.length / 2), wire.length - 3])),
+        { requests: [cmd], error: null },
+        `${n} arguments, cut`,
+      )
+    }
+  })
+
   test('a large bulk in many chunks is assembled once and the arguments are views, not copies', () => {
     const big = Buffer.alloc(1 << 20, 7)
     const wire = Buffer.concat([encodeCommand(['SET', 'k', big]), encodeCommand(['GET', 'k'])])
