@@ -210,8 +210,8 @@
   (func (export "lanes") (param $ka i32) (param $sa i32) (param $ix i32) (param $liw i32) (param $rows i32)
     (result i32)
     (local $kav v128) (local $m1 v128) (local $m2 v128) (local $p v128) (local $t v128) (local $i v128)
-    (local $end i32) (local $lane i32) (local $best i32) (local $v f64) (local $lo f64) (local $hi f64)
-    (local $aTop i32) (local $aW f64) (local $r2 f64)
+    (local $end i32) (local $lane i32) (local $best i32) (local $d f64) (local $lo f64) (local $hi f64)
+    (local $aTop i32) (local $aW f64) (local $t3 f64) (local $sq f64)
     (local.set $kav (i32x4.splat (local.get $ka)))
     (local.set $end (i32.add (local.get $sa) (i32.shl (local.get $rows) (i32.const 4))))
     (loop $next
@@ -255,17 +255,19 @@
     (if (i32.or (i32.eqz (local.get $aTop)) (i32.eq (local.get $aTop)
           (i32.shr_u (i32.load offset=16 (i32.shl (local.get $lane) (i32.const 2))) (i32.const 10))))
       (then (return (i32.const -1))))
-    ;; the winner's upper bound (e at most v + v^2 / (2(1 - v)), v at most D / 2^21), against the second
+    ;; the winner's upper bound (e at most v + v^2/2 + v^3 / (3(1 - v)), v at most D / 2^21), against the second,
+    ;; both times 2^21 * 3(1 - v) as in `weighted`: d = D and t3 = 3 * top21, terms side by side
     (local.set $aW (f64.promote_f32 (f32.load (i32.add (local.get $liw) (i32.shl (local.get $lane) (i32.const 2))))))
-    (local.set $v (f64.mul (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $aTop))) (f64.const 0x1p-21)))
-    ;; (compared times 2(1 - v), which is positive, so that no division is needed)
-    (local.set $r2 (f64.mul (f64.convert_i32_u (local.get $aTop)) (f64.const 0x1p-20)))
+    (local.set $d (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $aTop))))
+    (local.set $t3 (f64.convert_i32_u (i32.mul (local.get $aTop) (i32.const 3))))
+    (local.set $sq (f64.mul (local.get $d) (local.get $d)))
     (local.set $hi (f64.mul
-      (f64.mul
-        (f64.add (f64.mul (local.get $v) (local.get $r2)) (f64.mul (local.get $v) (local.get $v)))
-        (f64.const 2097152))
+      (f64.add
+        (f64.add (f64.mul (local.get $d) (local.get $t3))
+          (f64.mul (local.get $sq) (f64.mul (local.get $t3) (f64.const 0x1p-22))))
+        (f64.mul (local.get $sq) (f64.mul (local.get $d) (f64.const 0x1p-21))))
       (f64.mul (local.get $aW) (f64.const 1.000004))))
-    (if (result i32) (f64.lt (local.get $hi) (f64.mul (local.get $lo) (local.get $r2)))
+    (if (result i32) (f64.lt (local.get $hi) (f64.mul (local.get $lo) (local.get $t3)))
       (then (i32.and (local.get $best) (i32.const 1023)))
       (else (i32.const -1))))
 )
