@@ -79,7 +79,8 @@ export class Rendezvous implements Placement {
     const slot = this.#table.pickSimd(lastA())
     if (slot >= 0) return this.#slotIds[slot]!
     if (this.size === 0) throw noServers()
-    return this.#slotIds[this.#table.pick(lastA(), key, 0, this.size)]!
+    // The SIMD pick could not decide: straight to JavaScript, without asking it again.
+    return this.#slotIds[this.#table.pickExact(lastA(), key, 0, this.size)]!
   }
 
   /** Table slots sorted best first for a key. */

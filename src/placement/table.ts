@@ -224,9 +224,8 @@ export class ScoreTable {
 
   /**
    * The whole table's pick by SIMD alone: the winning slot, or -1 when no SIMD pick covers this table or it
-   * cannot decide (then {@link pick} does). The same calls {@link pick} makes, in a function small enough for
-   * V8 to inline into its caller, where `pick` and its loops are too large to be (two calls fewer a lookup:
-   * 1.06x to 1.14x the lookups at 10 servers).
+   * cannot decide (then {@link pickExact} does). Small enough for V8 to inline into its caller, where the
+   * JavaScript loops are too large to be (two calls fewer a lookup: 1.06x to 1.14x the lookups at 10 servers).
    */
   pickSimd(ka: number): number {
     const kind = this.#whole
@@ -235,9 +234,16 @@ export class ScoreTable {
     if (kind === WHOLE_LANES) return simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#rows)
     // Over the padded copies (see the constructor): whole vectors only.
     const n = this.sa.length
-    const whole = (n + 3) & ~3
-    const r = n < LOOSE_FROM ? -1 : simd!.weighted(ka, this.#simdSa, this.#simdIw, whole, 0)
-    return r >= 0 ? r : simd!.weighted(ka, this.#simdSa, this.#simdIw, whole, 1)
+    return weightedSimd(ka, this.#simdSa, this.#simdIw, n, (n + 3) & ~3)
+  }
+
+  /** {@link pickSimd} over the range [start, end) of the table (a hierarchical group): an offset in it, or -1. */
+  #pickSimdRange(ka: number, start: number, end: number): number {
+    const n = end - start
+    if (this.#simdSa < 0 || n < SIMD_MIN || n > PACKED_MAX) return -1
+    if (this.uniform) return simd!.uniform(ka, this.#simdSa + 4 * start, n)
+    if (this.#simdIw < 0) return -1
+    return weightedSimd(ka, this.#simdSa + 4 * start, this.#simdIw + 4 * start, n, n)
   }
 
   /**
@@ -245,12 +251,8 @@ export class ScoreTable {
    * has the largest 53-bit draw, whose top 21 bits come from lane A alone; lane B (from `key`) is computed only
    * when two slots tie on them, about once in two million comparisons.
    */
-  pickUniform(ka: number, key: Key, start: number, end: number): number {
+  #pickUniform(ka: number, key: Key, start: number, end: number): number {
     if (end - start > PACKED_MAX) return this.#pickUniformExact(ka, key, start, end)
-    if (this.#simdSa >= 0 && end - start >= SIMD_MIN) {
-      const r = simd!.uniform(ka, this.#simdSa + 4 * start, end - start)
-      return r >= 0 ? start + r : this.#pickUniformExact(ka, key, start, end)
-    }
     // Each slot's top 21 bits and its offset packed in one int, (top << 10) | offset (never negative), and the
     // largest kept without a branch (a data-dependent branch here mispredicts about ln(n) times per key). Two
     // slots with the same top bits must be told apart by lane B: when the winner's top bits were seen twice, the
@@ -321,20 +323,14 @@ export class ScoreTable {
    * is computed from `key` only where needed.
    */
   pick(ka: number, key: Key, start: number, end: number): number {
-    if (this.uniform) return this.pickUniform(ka, key, start, end)
+    const r = start === 0 && end === this.sa.length ? this.pickSimd(ka) : this.#pickSimdRange(ka, start, end)
+    return r >= 0 ? start + r : this.pickExact(ka, key, start, end)
+  }
+
+  /** {@link pick} in JavaScript alone: for where the SIMD pick cannot decide (or is not available). */
+  pickExact(ka: number, key: Key, start: number, end: number): number {
+    if (this.uniform) return this.#pickUniform(ka, key, start, end)
     if (!this.#ratios) return this.#pickLog(key, start, end)
-    const n = end - start
-    if (this.#lanesIw >= 0 && n === this.sa.length) {
-      const r = simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#rows)
-      if (r >= 0) return r
-    } else if (this.#simdIw >= 0 && n >= SIMD_MIN && n <= PACKED_MAX) {
-      const sa = this.#simdSa + 4 * start
-      const iw = this.#simdIw + 4 * start
-      // The looser bound first where it pays; what it leaves, the tighter one settles but for a few keys.
-      let r = n < LOOSE_FROM ? -1 : simd!.weighted(ka, sa, iw, n, 0)
-      if (r < 0) r = simd!.weighted(ka, sa, iw, n, 1)
-      if (r >= 0) return start + r
-    }
     return end - start <= FEW ? this.#pickRatioFew(ka, key, start, end) : this.#pickRatio(ka, key, start, end)
   }
 
@@ -504,6 +500,16 @@ export class ScoreTable {
   lastDraw(k: number): number {
     return this.#d![k]!
   }
+}
+
+/**
+ * The SIMD weighted pick of n slots whose digests and factors are at `sa` and `iw` (`vectorN`: n, or n rounded up
+ * to whole vectors where the copies are padded): the looser bound first where it pays; what it leaves, the
+ * tighter one settles but for a few keys. An offset, or -1.
+ */
+function weightedSimd(ka: number, sa: number, iw: number, n: number, vectorN: number): number {
+  const r = n < LOOSE_FROM ? -1 : simd!.weighted(ka, sa, iw, vectorN, 0)
+  return r >= 0 ? r : simd!.weighted(ka, sa, iw, vectorN, 1)
 }
 
 /**
