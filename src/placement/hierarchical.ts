@@ -105,9 +105,10 @@ export class HierarchicalRendezvous implements Placement {
     // Equal weights pick in SIMD through a copy that holds each group's server indices beside its digests (a
     // separate lookup of the winner's server cost a cache miss: half the time of a lookup at 10,000 servers).
     // Unequal weights pick in SIMD over ranges of the table's own copy.
-    this.#table = new ScoreTable(list, digests, slots, true, equalWeights(list))
+    this.#table = new ScoreTable(list, digests, slots, equalWeights(list))
     this.#simdGroups = this.#table.uniform ? simdGroups(this, this.#table.sa, start, slots) : null
-    this.#flat = new ScoreTable(list, digests, [...list.keys()])
+    // The fallback for empty groups, which only few servers per group can leave: no SIMD copy.
+    this.#flat = new ScoreTable(list, digests, [...list.keys()], true)
   }
 
   /** The group a key falls in: a mix of lane A of its digest, scaled to [0, groups). */

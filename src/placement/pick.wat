@@ -12,6 +12,8 @@
   ;; The largest (returned) and second largest (left in $second), unsigned, of the lanes of $a and $b, where
   ;; each lane of $b is at most the same lane of $a (the running largest and second largest of four lanes).
   (global $second (mut i32) (i32.const 0))
+  ;; The largest (uniform) or smallest (weighted) packed value of the last pick, for the wide picks.
+  (global $first (mut i32) (i32.const 0))
   (func $top2 (param $a v128) (param $b v128) (result i32)
     (local $s v128) (local $hi v128) (local $lo v128) (local $x v128)
     ;; pairs (0,1) and (2,3): largest and smallest of each pair in every lane of the pair
@@ -76,6 +78,7 @@
       (local.set $m1 (i32x4.max_u (local.get $m1) (local.get $p)))
       (local.set $m2 (i32x4.max_u (local.get $m2) (local.get $t)))))
     (local.set $best (call $top2 (local.get $m1) (local.get $m2)))
+    (global.set $first (local.get $best))
     ;; a tie on the top bits (or a winner whose top bits are 0, which masked lanes share: rare and harmless)
     (if (i32.eq (i32.shr_u (local.get $best) (i32.const 10)) (i32.shr_u (global.get $second) (i32.const 10)))
       (then (return (i32.const -1))))
@@ -92,6 +95,29 @@
       (i32.add (local.get $sa) (i32.shl (i32.and (i32.add (local.get $n) (i32.const 3)) (i32.const -4)) (i32.const 2)))
       (i32.shl (local.get $r) (i32.const 2)))))
 
+  ;; Equal weights over more than 1024 servers: `uniform` over blocks of 1024, the blocks' largest and second
+  ;; largest merged, and the same decision: the winner's offset in [0, n), or -1.
+  (func (export "uniformWide") (param $ka i32) (param $sa i32) (param $n i32) (result i32)
+    (local $best i32) (local $second i32) (local $block i32) (local $bestBlock i32)
+    (loop $blocks
+      (drop (call $uniform (local.get $ka) (local.get $sa)
+        (select (local.get $n) (i32.const 1024) (i32.lt_u (local.get $n) (i32.const 1024)))))
+      (if (i32.gt_u (global.get $first) (local.get $best))
+        (then
+          (local.set $second (select (local.get $best) (global.get $second)
+            (i32.gt_u (local.get $best) (global.get $second))))
+          (local.set $best (global.get $first))
+          (local.set $bestBlock (local.get $block)))
+        (else (local.set $second (select (global.get $first) (local.get $second)
+          (i32.gt_u (global.get $first) (local.get $second))))))
+      (local.set $block (i32.add (local.get $block) (i32.const 1)))
+      (local.set $sa (i32.add (local.get $sa) (i32.const 4096)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1024)))
+      (br_if $blocks (i32.gt_s (local.get $n) (i32.const 0))))
+    (if (i32.eq (i32.shr_u (local.get $best) (i32.const 10)) (i32.shr_u (local.get $second) (i32.const 10)))
+      (then (return (i32.const -1))))
+    (i32.or (i32.shl (local.get $bestBlock) (i32.const 10)) (i32.and (local.get $best) (i32.const 1023))))
+
   ;; Unequal weights: the offset in [0, n) of the server with the smallest ratio e / w (e = -ln u), or -1 when
   ;; bounds from the top 21 bits cannot tell. $iw holds wmax / w per server as f32, rounded down. With D the
   ;; count of 21-bit steps from the draw's top bits to 1, v = 1 - u is at least (D - 1) / 2^21, and e = -ln(1 - v)
@@ -99,11 +125,10 @@
   ;; 2^21 * iw (rounded down, as iw is: f32 rounding costs far less than iw's margin), low 10 bits replaced by its
   ;; offset (positive floats order as their bits). The server with the smallest wins when the second smallest
   ;; lower bound is above its upper bound, with a relative margin far above the rounding of the spec's scores.
-  (func (export "weighted") (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (param $tight i32)
+  (func $weighted (export "weighted") (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (param $tight i32)
     (result i32)
     (local $kav v128) (local $nv v128) (local $idx v128) (local $m1 v128) (local $m2 v128) (local $p v128)
     (local $t v128) (local $end i32) (local $full i32) (local $sa0 i32) (local $iw0 i32) (local $best i32) (local $a i32)
-    (local $top i32) (local $d f64) (local $t3 f64) (local $sq f64)
     (local.set $kav (i32x4.splat (local.get $ka)))
     (local.set $nv (i32x4.splat (local.get $n)))
     (local.set $idx (v128.const i32x4 0 1 2 3))
@@ -167,9 +192,16 @@
       (local.set $m2 (i32x4.min_u (local.get $m2) (local.get $t)))))
     ;; smallest and second smallest: the largest two of the complements
     (local.set $best (i32.xor (call $top2 (v128.not (local.get $m1)) (v128.not (local.get $m2))) (i32.const -1)))
+    (global.set $first (local.get $best))
     (global.set $second (i32.xor (global.get $second) (i32.const -1)))
     (local.set $a (i32.and (local.get $best) (i32.const 1023)))
     (if (i32.eq (global.get $second) (i32.const -1)) (then (return (local.get $a))))
+    (call $bound (local.get $ka) (local.get $sa0) (local.get $iw0) (local.get $a) (global.get $second)))
+
+  ;; Whether server $a of a weighted pick (digests at $sa0, factors at $iw0) wins for sure against $second, the
+  ;; packed lower bound of the runner-up: $a, or -1.
+  (func $bound (param $ka i32) (param $sa0 i32) (param $iw0 i32) (param $a i32) (param $second i32) (result i32)
+    (local $top i32) (local $d f64) (local $t3 f64) (local $sq f64)
     ;; the winner's upper bound, against the second's lower bound. With v = D / 2^21 (at least 1 - u) and
     ;; r = top21 / 2^21 = 1 - v, e = -ln(1 - v) = v + v^2/2 + v^3/3 + ... <= v + v^2/2 + v^3 / (3r).
     ;; (fmix32 of the winner's draw, in scalar code)
@@ -187,7 +219,7 @@
     (local.set $t3 (f64.convert_i32_u (i32.mul (local.get $top) (i32.const 3))))
     (local.set $sq (f64.mul (local.get $d) (local.get $d)))
     (if (f64.gt
-          (f64.mul (f64.promote_f32 (f32.reinterpret_i32 (i32.and (global.get $second) (i32.const -1024))))
+          (f64.mul (f64.promote_f32 (f32.reinterpret_i32 (i32.and (local.get $second) (i32.const -1024))))
             (local.get $t3))
           (f64.mul
             (f64.add
@@ -200,6 +232,35 @@
       (then (return (local.get $a))))
     (i32.const -1))
 
+
+  ;; Unequal weights over more than 1024 servers: `weighted` over blocks of 1024, the blocks' smallest and
+  ;; second smallest merged, and the same bound check: the winner's offset in [0, n), or -1.
+  (func (export "weightedWide") (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (param $tight i32)
+    (result i32)
+    (local $best i32) (local $second i32) (local $block i32) (local $bestBlock i32) (local $sa0 i32) (local $iw0 i32)
+    (local.set $sa0 (local.get $sa))
+    (local.set $iw0 (local.get $iw))
+    (local.set $best (i32.const -1))
+    (local.set $second (i32.const -1))
+    (loop $blocks
+      (drop (call $weighted (local.get $ka) (local.get $sa) (local.get $iw)
+        (select (local.get $n) (i32.const 1024) (i32.lt_u (local.get $n) (i32.const 1024))) (local.get $tight)))
+      (if (i32.lt_u (global.get $first) (local.get $best))
+        (then
+          (local.set $second (select (local.get $best) (global.get $second)
+            (i32.lt_u (local.get $best) (global.get $second))))
+          (local.set $best (global.get $first))
+          (local.set $bestBlock (local.get $block)))
+        (else (local.set $second (select (global.get $first) (local.get $second)
+          (i32.lt_u (global.get $first) (local.get $second))))))
+      (local.set $block (i32.add (local.get $block) (i32.const 1)))
+      (local.set $sa (i32.add (local.get $sa) (i32.const 4096)))
+      (local.set $iw (i32.add (local.get $iw) (i32.const 4096)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1024)))
+      (br_if $blocks (i32.gt_s (local.get $n) (i32.const 0))))
+    (call $bound (local.get $ka) (local.get $sa0) (local.get $iw0)
+      (i32.or (i32.shl (local.get $bestBlock) (i32.const 10)) (i32.and (local.get $best) (i32.const 1023)))
+      (local.get $second)))
 
   ;; Unequal weights in at most four classes of equal weight, each class given lanes of its own: row r holds in
   ;; lane l the digest (at $sa) and the slot index (at $ix; -1 where the lane has no more servers) of its class's

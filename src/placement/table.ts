@@ -102,6 +102,8 @@ const WHOLE_NONE = 0
 const WHOLE_UNIFORM = 1
 const WHOLE_LANES = 2
 const WHOLE_WEIGHTED = 3
+/** More than PACKED_MAX slots, equal weights or not: blocks of PACKED_MAX merged in pick.wat. */
+const WHOLE_WIDE = 4
 
 /** From this many slots on, the uniform pick keeps two running maxima. */
 const TWO_CHAINS = 16
@@ -133,7 +135,7 @@ export class ScoreTable {
   readonly #lanesIx: number = -1
   readonly #lanesIw: number = -1
   readonly #rows: number = 0
-  /** Which SIMD pick covers the whole table, for {@link pickSimd}: WHOLE_NONE, _UNIFORM, _LANES or _WEIGHTED. */
+  /** Which SIMD pick covers the whole table, for {@link pickSimd}: WHOLE_NONE, _UNIFORM, _LANES, _WEIGHTED or _WIDE. */
   readonly #whole: number = WHOLE_NONE
   // Scratch for rankings (draws and scores by slot), reused across calls.
   #d: Float64Array | null = null
@@ -146,17 +148,14 @@ export class ScoreTable {
    * @param servers all servers of the placement (weights normalise against the largest of them)
    * @param digests each server's digest as [sa, sb], same order as `servers`
    * @param slots which server fills each slot (indices into `servers`)
-   * @param ranges whether picks run over ranges of the table (groups) rather than the whole table; the SIMD
-   *   copies are made only for picks they serve (ranges, or a whole table of at most PACKED_MAX slots)
-   * @param ownCopy whether the caller keeps its own SIMD copy for equal weights (see {@link simdGroups}), so
-   *   that the table makes none
+   * @param noCopy whether the table makes no SIMD copy: the caller keeps its own for equal weights (see
+   *   {@link simdGroups}), or picks from this table are rare (a fallback) and not worth the memory
    */
   constructor(
     servers: readonly Server[],
     digests: Int32Array,
     slots: ArrayLike<number>,
-    ranges = false,
-    ownCopy = false,
+    noCopy = false,
   ) {
     this.uniform = equalWeights(servers)
     let wmax = 0
@@ -166,8 +165,7 @@ export class ScoreTable {
       wmin = Math.min(wmin, s.weight)
     }
     this.#ratios = wmax / wmin <= MAX_RATIO_SPREAD
-    const useSimd =
-      simdEnabled() && !ownCopy && slots.length >= SIMD_MIN && (ranges || slots.length <= PACKED_MAX)
+    const useSimd = simdEnabled() && !noCopy && slots.length >= SIMD_MIN
     const byId = [...servers.keys()].sort((a, b) => compareUtf8(servers[a]!.id, servers[b]!.id))
     const rankOf = new Int32Array(servers.length)
     byId.forEach((serverIndex, rank) => {
@@ -214,8 +212,9 @@ export class ScoreTable {
           this.#rows = lanes.sa.length / 4
         }
       }
-      if (this.#simdSa >= 0 && n <= PACKED_MAX) {
-        if (this.uniform) this.#whole = WHOLE_UNIFORM
+      if (this.#simdSa >= 0) {
+        if (n > PACKED_MAX) this.#whole = this.uniform || this.#simdIw >= 0 ? WHOLE_WIDE : WHOLE_NONE
+        else if (this.uniform) this.#whole = WHOLE_UNIFORM
         else if (this.#lanesIw >= 0) this.#whole = WHOLE_LANES
         else if (this.#simdIw >= 0) this.#whole = WHOLE_WEIGHTED
       }
@@ -234,7 +233,16 @@ export class ScoreTable {
     if (kind === WHOLE_LANES) return simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#rows)
     // Over the padded copies (see the constructor): whole vectors only.
     const n = this.sa.length
-    return weightedSimd(ka, this.#simdSa, this.#simdIw, n, (n + 3) & ~3)
+    if (kind === WHOLE_WEIGHTED) return weightedSimd(ka, this.#simdSa, this.#simdIw, n, (n + 3) & ~3)
+    return this.#pickWide(ka, n)
+  }
+
+  /** {@link pickSimd} of a table of more than PACKED_MAX slots (n), loose bound then tight when weighted. */
+  #pickWide(ka: number, n: number): number {
+    if (this.uniform) return simd!.uniformWide(ka, this.#simdSa, n)
+    const vectorN = (n + 3) & ~3
+    const r = simd!.weightedWide(ka, this.#simdSa, this.#simdIw, vectorN, 0)
+    return r >= 0 ? r : simd!.weightedWide(ka, this.#simdSa, this.#simdIw, vectorN, 1)
   }
 
   /** {@link pickSimd} over the range [start, end) of the table (a hierarchical group): an offset in it, or -1. */

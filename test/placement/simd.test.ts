@@ -3,10 +3,12 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { test } from 'node:test'
+import { laneAInto, lastA } from '../../src/placement/hash.js'
 import { HierarchicalRendezvous, Rendezvous } from '../../src/placement/index.js'
-import type { Placement } from '../../src/placement/rendezvous.js'
-import type { ServerInput } from '../../src/placement/server.js'
+import { digestServers, type Placement } from '../../src/placement/rendezvous.js'
+import { normalizeServers, type ServerInput } from '../../src/placement/server.js'
 import { setSimdEnabled, simd } from '../../src/placement/simd.js'
+import { ScoreTable } from '../../src/placement/table.js'
 
 /** The same placement built with the SIMD picks and without them. */
 function both<P extends Placement>(build: () => P): [P, P] {
@@ -40,7 +42,9 @@ test('pick-wasm.ts holds pick.wat compiled', () => {
 })
 
 test('equal weights: SIMD and JavaScript picks agree for every server count', () => {
-  for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 10, 15, 16, 17, 31, 64, 100, 257, 1023, 1024, 1025]) {
+  for (const n of [
+    1, 2, 3, 4, 5, 7, 8, 9, 10, 15, 16, 17, 31, 64, 100, 257, 1023, 1024, 1025, 2048, 2051, 5000,
+  ]) {
     const ids = Array.from({ length: n }, (_, i) => `node-${i}`)
     agree(
       `flat ${n}`,
@@ -61,7 +65,7 @@ test('unequal weights: SIMD and JavaScript picks agree, close calls and wide spr
     ['spread 2^200', (i) => 2 ** ((i % 5) * 50 - 100)],
   ]
   for (const [name, weight] of weightings) {
-    for (const n of [2, 4, 5, 7, 10, 11, 33, 100, 1000]) {
+    for (const n of [2, 4, 5, 7, 10, 11, 33, 100, 1000, 1025, 3001]) {
       const servers: ServerInput[] = Array.from({ length: n }, (_, i) => ({
         id: `w-${i}`,
         weight: weight(i),
@@ -121,4 +125,34 @@ test('memory of placements that are gone is reused', () => {
   const one = 1000 * 4 + 32
   assert.ok(sizes.at(-1)! <= 60 * one, `memory in use after 10 rounds: ${sizes.join(', ')} bytes`)
   assert.equal(pick, new Rendezvous(Array.from({ length: 1000 }, (_, i) => `srv-${i}`)).pick('some key'))
+})
+
+test('the SIMD pick of a whole table decides most keys, and every key it decides as the JavaScript loops do', () => {
+  // Over 1024 slots the table picks in blocks merged in pick.wat: a wrong merge gives a wrong owner, and one
+  // that never decides (always -1) would leave every key to JavaScript and still agree, so both are checked.
+  const weightings: [string, (i: number) => number][] = [
+    ['equal', () => 1],
+    ['1..4', (i) => 1 + (i % 4)],
+    ['random', (i) => 0.1 + ((i * 7919) % 1000) / 100],
+  ]
+  for (const [name, weight] of weightings) {
+    for (const n of [10, 100, 1000, 1024, 1025, 2049, 4100]) {
+      const servers = normalizeServers(
+        Array.from({ length: n }, (_, i) => ({ id: `t-${i}`, weight: weight(i) })),
+      )
+      const table = new ScoreTable(servers, digestServers(servers), [...servers.keys()])
+      const keys = 2000
+      let decided = 0
+      for (let i = 0; i < keys; i++) {
+        const key = `key:${i}`
+        laneAInto(key)
+        const ka = lastA()
+        const r = table.pickSimd(ka)
+        if (r < 0) continue
+        decided++
+        assert.equal(r, table.pickExact(ka, key, 0, n), `${name} ${n}: key ${key}`)
+      }
+      assert.ok(decided >= 0.95 * keys, `${name} ${n}: SIMD decided ${decided} of ${keys} keys`)
+    }
+  }
 })
