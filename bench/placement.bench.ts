@@ -10,11 +10,26 @@ import { simd } from '../src/placement/simd.js'
 const KEYS = 1_000_000
 const SIZES = [10, 100, 1000, 10000]
 const SEED = 20240601
-/**
- * Balance of ours over all keys is judged on this many key sets of KEYS keys (the timed set and fresh ones): the
- * largest share of one set varies from set to set by about 40% of the 1% the target allows at N = 100.
- */
+/** Balance of ours is judged on at least this many key sets (the timed set and fresh ones of as many keys). */
 const BALANCE_SETS = 5
+/**
+ * A balance or movement figure of ours decides its target when its standard error is at most this fraction of
+ * the margin the target allows (1% over the ideal for balance; 0.02 or 0.10 over optimal for movement): the
+ * figure varies from one key set (or one membership change) to another, so ours are measured over as many key
+ * sets and changes as that takes, planned in advance from the spread expected of a random assignment.
+ */
+const RESOLVE = 0.5
+/**
+ * Wall-clock budget in seconds per strategy of ours and N for those extra sets, and again for the extra changes
+ * (environment variable PLACEMENT_DECIDE_SECONDS). Where the budget cannot resolve a target (at 10,000 servers
+ * that takes hundreds of millions of lookups), the check stays undecided and says how long it would take.
+ */
+const DECIDE_BUDGET = Number(process.env.PLACEMENT_DECIDE_SECONDS ?? 20)
+if (!(DECIDE_BUDGET >= 0)) {
+  throw new Error(
+    `PLACEMENT_DECIDE_SECONDS must be a number of seconds, got ${process.env.PLACEMENT_DECIDE_SECONDS}`,
+  )
+}
 /** Timing: median of this many runs, after one warm-up run. */
 const RUNS = 5
 /**
@@ -227,16 +242,24 @@ interface Row {
   /** max/mean averaged over the balance key sets, and how many sets (1: the timed set alone). */
   balanceMean: number
   balanceSets: number
+  /** Key sets the balance target needs, and the standard error of balanceMean - ideal. */
+  balanceSetsNeeded: number
+  balanceSe: number
   ideal: number
   idealSd: number
   /** Pearson's chi-square of the counts against the weight shares, divided by its degrees of freedom. */
   chi2: number
+  /** moved/optimal averaged over `changes` adds (and as many removes), with their standard errors. */
   addRatio: number
   addSd: number
   removeSd: number
   addUntouched: number
   removeRatio: number
   removeUntouched: number
+  changes: number
+  changesNeeded: number
+  /** Seconds one pass over the balance and movement keys takes. */
+  passSeconds: number
 }
 
 async function main(): Promise<void> {
@@ -258,8 +281,9 @@ async function main(): Promise<void> {
       'columns: x <baseline> = lookups/s ratio; max/mean = most loaded server / its fair share; ideal = the same for',
       '  a uniform random assignment of as many keys (mean±sd over 10 seeds); chi2/df = 1±sqrt(2/df) if as good as',
       '  random; moved/opt = keys moved / least possible (w/W), ±1 standard error of sampling; untouched = keys moved',
-      '  between two servers the change did not touch. The table shows the timed key set; the balance targets of ours',
-      `  over all keys use the mean of max/mean over ${BALANCE_SETS} key sets of that size (its standard error: sd/sqrt(${BALANCE_SETS}))`,
+      '  between two servers the change did not touch. max/mean is of the timed key set; the targets of ours use the',
+      `  mean over as many key sets (at least ${BALANCE_SETS}), and moved/opt the mean over as many adds and removes, as`,
+      `  resolve each target (standard error at most ${RESOLVE} of its margin), within ${DECIDE_BUDGET} s each (see TARGETS)`,
     ].join('\n'),
   )
   const rows: Row[] = []
@@ -326,6 +350,11 @@ function prepare(strategy: Strategy, servers: readonly Srv[], keys: readonly str
   return { strategy, servers, inst, timedKeys }
 }
 
+/** Most a figure of `strategy` may exceed optimal for movement: exact for flat and weighted, 10% hierarchical. */
+function movementLimit(strategy: Strategy): number {
+  return strategy.name === 'hierarchical' ? 1.1 : 1.02
+}
+
 /** Balance and movement of a prepared strategy timed at `measuredRate`. */
 function measure(
   { strategy, servers, inst, timedKeys }: Prepared,
@@ -336,37 +365,82 @@ function measure(
   const budget = strategy.ours ? 0 : 1
   // Balance and movement over as many keys as fit one pass budget.
   const count = niceCount(measuredRate * PASS_BUDGET[budget])
+  const passSeconds = count / measuredRate
   const index = new Map(servers.map((s, i) => [s.id, i]))
   const base = owners(inst, keys, count, index)
   const counts = new Float64Array(n)
   for (let k = 0; k < count; k++) counts[base[k]!]!++
   const weights = servers.map((s) => s.weight)
   const observed = maxOverMean(counts, weights)
-  // Ours over all keys: the same figure on more key sets of the same size, averaged.
+  const totalW = weights.reduce((a, b) => a + b, 0)
+
+  // The reference: ideal random assignments of as many keys, over several seeds; their spread tells how much
+  // max/mean itself varies from one key set to another, and so how many sets ours need.
+  const idealOf = (s: number) => maxOverMean(idealCounts(weights, count, SEED + s), weights)
+  const ideals = Array.from({ length: 10 }, (_, s) => idealOf(s))
+  let balanceSetsNeeded = 1
+  let balanceSets = 1
+  if (strategy.ours) {
+    // Ours over sets and the ideal over as many seeds: the difference of the two means has standard error
+    // sd * sqrt(2 / sets), at most RESOLVE of the 1% margin.
+    const [m, sd] = meanSd(ideals)
+    balanceSetsNeeded = Math.max(BALANCE_SETS, Math.ceil(2 * (sd / (RESOLVE * 0.01 * m)) ** 2))
+    // Within the budget, as many as resolve the target; beyond it, what the timed set gives (more sets that
+    // still cannot decide would only spend time).
+    balanceSets =
+      balanceSetsNeeded * passSeconds <= DECIDE_BUDGET
+        ? balanceSetsNeeded
+        : count === keys.length
+          ? BALANCE_SETS
+          : 1
+  }
   let balanceSum = observed
-  const balanceSets = strategy.ours && count === keys.length ? BALANCE_SETS : 1
   for (let set = 1; set < balanceSets; set++) {
     const c = new Float64Array(n)
     for (const key of sampleKeys(count, SEED + 1000 * set)) c[index.get(inst.pick(key))!]!++
     balanceSum += maxOverMean(c, weights)
   }
-  // The reference: ideal random assignments of as many keys, averaged over 10 seeds to steady it; their spread
-  // tells how much max/mean itself varies from one key set to another.
-  const ideals = Array.from({ length: 10 }, (_, s) =>
-    maxOverMean(idealCounts(weights, count, SEED + s), weights),
-  )
-  const ideal = ideals.reduce((a, b) => a + b, 0) / ideals.length
-  const idealSd = Math.sqrt(ideals.reduce((a, b) => a + (b - ideal) ** 2, 0) / (ideals.length - 1))
-  const totalW = weights.reduce((a, b) => a + b, 0)
+  while (ideals.length < balanceSets) ideals.push(idealOf(ideals.length))
+  const [ideal, idealSd] = meanSd(ideals)
 
-  const added: Srv = { id: `s${n}`, weight: strategy.weight === undefined ? 1 : 2 }
-  index.set(added.id, n)
-  const addMoves = moves(base, owners(inst.add(added), keys, count, index), n)
-  const victim = strategy.victim(servers)
-  const victimIndex = index.get(victim)!
-  const removeMoves = moves(base, owners(inst.remove(victim), keys, count, index), victimIndex)
-  const addOptimal = added.weight / (totalW + added.weight)
-  const removeOptimal = servers[victimIndex]!.weight / totalW
+  // Movement: adds of new servers and removes of servers spread over the list, as many of each as it takes
+  // for the mean moved/optimal to resolve the target's margin (ours; one of each for the baselines).
+  const target = RESOLVE * (movementLimit(strategy) - 1)
+  const addedWeight = strategy.weight === undefined ? 1 : 2
+  const addOptimal = addedWeight / (totalW + addedWeight)
+  // Binomial sampling error of one change's moved/optimal: about 1 / sqrt(expected moved keys).
+  const seOf = (optimal: number) => Math.sqrt((1 - optimal) / (count * optimal))
+  // Victims: the strategy's own, then servers spread over the list (7919 is prime, so they do not repeat).
+  const first = index.get(strategy.victim(servers))!
+  const victimOf = (j: number) => (first + j * 7919) % n
+  const removeSe: number[] = []
+  const combined = () => Math.sqrt(removeSe.reduce((a, b) => a + b * b, 0)) / removeSe.length
+  let changesNeeded = 0
+  do {
+    removeSe.push(seOf(weights[victimOf(changesNeeded++)]! / totalW))
+  } while (
+    strategy.ours &&
+    changesNeeded < n &&
+    (seOf(addOptimal) / Math.sqrt(changesNeeded) > target || combined() > target)
+  )
+  // Within the budget (an add and a remove a change), as many as resolve the target; beyond it, one of each.
+  const changes = 2 * changesNeeded * passSeconds <= DECIDE_BUDGET ? changesNeeded : 1
+  removeSe.length = changes
+  let addSum = 0
+  let removeSum = 0
+  let addUntouched = 0
+  let removeUntouched = 0
+  for (let j = 0; j < changes; j++) {
+    const added: Srv = { id: `s${n + j}`, weight: addedWeight }
+    index.set(added.id, n)
+    const a = moves(base, owners(inst.add(added), keys, count, index), n)
+    addSum += a.moved / count / addOptimal
+    addUntouched += a.betweenUntouched
+    const victim = victimOf(j)
+    const r = moves(base, owners(inst.remove(servers[victim]!.id), keys, count, index), victim)
+    removeSum += r.moved / count / (weights[victim]! / totalW)
+    removeUntouched += r.betweenUntouched
+  }
   return {
     strategy,
     n,
@@ -376,17 +450,26 @@ function measure(
     maxOverMean: observed,
     balanceMean: balanceSum / balanceSets,
     balanceSets,
+    balanceSetsNeeded,
+    balanceSe: idealSd * Math.sqrt(1 / balanceSets + 1 / ideals.length),
     chi2: chiSquare(counts, weights),
     ideal,
     idealSd,
-    addRatio: addMoves.moved / count / addOptimal,
-    // Binomial sampling error of moved/optimal: about 1 / sqrt(expected moved keys).
-    addSd: Math.sqrt((1 - addOptimal) / (count * addOptimal)),
-    removeSd: Math.sqrt((1 - removeOptimal) / (count * removeOptimal)),
-    addUntouched: addMoves.betweenUntouched,
-    removeRatio: removeMoves.moved / count / removeOptimal,
-    removeUntouched: removeMoves.betweenUntouched,
+    addRatio: addSum / changes,
+    addSd: seOf(addOptimal) / Math.sqrt(changes),
+    removeSd: combined(),
+    addUntouched,
+    removeRatio: removeSum / changes,
+    removeUntouched,
+    changes,
+    changesNeeded,
+    passSeconds,
   }
+}
+
+function meanSd(xs: readonly number[]): [number, number] {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length
+  return [m, Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1))]
 }
 
 /** Chi-square / degrees of freedom: about 1 ± sqrt(2 / df) for a placement as good as random. */
@@ -484,6 +567,11 @@ function printBlock(n: number, all: Row[]): void {
         `${r.sampleKeys < KEYS ? `† balance and movement over the first ${fmtInt(r.sampleKeys)} keys (ideal too)` : ''}`,
     )
   }
+  for (const r of rows.filter((row) => row.changes > 1)) {
+    console.log(
+      `  ${r.strategy.name}: moved/opt and untouched over ${r.changes} adds and ${r.changes} removes`,
+    )
+  }
   for (const note of new Set(rows.flatMap((r) => (r.strategy.note ? [r.strategy.note] : [])))) {
     console.log(`  ${note}`)
   }
@@ -532,9 +620,8 @@ function printMemory(memory: Memory): void {
 
 function printTargets(rows: Row[], memory: Memory): void {
   const get = (name: string, n: number) => rows.find((r) => r.strategy.name === name && r.n === n)
-  // undefined: not measured; 'noise': the sample cannot decide: its standard error is larger than the
-  // margin the target allows, or the figure is over the limit by less than 3 standard errors. Checks that do
-  // not depend on sample size (0 keys between untouched servers) still fail outright.
+  // undefined: not measured; 'noise': the sample cannot decide (see `decide` below). Checks that do not depend
+  // on sample size (0 keys between untouched servers) still fail outright.
   const lines: [boolean | 'noise' | undefined, string][] = []
   const rate = (name: string, n: number, min: number) => {
     const r = get(name, n)
@@ -555,33 +642,40 @@ function printTargets(rows: Row[], memory: Memory): void {
   }
   rate('hierarchical', 1000, 3e6)
   rate('hierarchical', 10000, 2e6)
+  // A figure decides when its standard error resolves the target's margin (RESOLVE of it): pass when within the
+  // limit, fail when over it by more than 3 standard errors; otherwise (or when not resolved) it is undecided.
+  const decide = (x: number, limit: number, margin: number, se: number): boolean | 'noise' =>
+    x > limit + 3 * se ? false : se > RESOLVE * margin + 1e-12 ? 'noise' : x <= limit
+  // What an undecided check would need, in key sets or changes and seconds.
+  const wants = (what: string, have: number, need: number, seconds: number) =>
+    have < need ? `; resolving it needs ${fmtInt(need)} ${what}, about ${fmtInt(Math.round(seconds))} s` : ''
   for (const r of rows.filter((row) => row.strategy.ours)) {
-    // The mean of `balanceSets` sets varies less than one set: its standard error is idealSd / sqrt(sets).
     const d = r.balanceMean / r.ideal - 1
-    const sd = r.idealSd / Math.sqrt(r.balanceSets)
     const sets =
       r.balanceSets > 1
         ? `mean of ${r.balanceSets} sets of ${fmtInt(r.sampleKeys)} keys; the timed set alone ${r.maxOverMean.toFixed(4)}`
         : `${fmtInt(r.sampleKeys)} keys`
     lines.push([
-      sd > 0.01 * r.ideal || (d > 0.01 && r.balanceMean <= r.ideal + 3 * sd) ? 'noise' : d <= 0.01,
+      decide(d, 0.01, 0.01, r.balanceSe / r.ideal),
       `balance ${r.strategy.name} at N=${r.n}: max/mean ${r.balanceMean.toFixed(4)} within 1% of ideal ` +
-        `${r.ideal.toFixed(4)}±${r.idealSd.toFixed(4)} (${(d * 100).toFixed(2)}%, ${sets})`,
+        `${r.ideal.toFixed(4)} (${(d * 100).toFixed(2)}% ± ${((r.balanceSe / r.ideal) * 100).toFixed(2)}%, ${sets}` +
+        `${wants('key sets', r.balanceSets, r.balanceSetsNeeded, r.balanceSetsNeeded * r.passSeconds)})`,
     ])
   }
   for (const r of rows.filter((row) => row.strategy.ours)) {
-    const limit = r.strategy.name === 'hierarchical' ? 1.1 : 1.02
+    const limit = movementLimit(r.strategy)
     const untouched = r.addUntouched + r.removeUntouched
-    const within = (x: number, sd: number) =>
-      sd > limit - 1 || (x > limit && x <= limit + 3 * sd) ? 'noise' : x <= limit
-    const a = within(r.addRatio, r.addSd)
-    const b = within(r.removeRatio, r.removeSd)
+    const a = decide(r.addRatio, limit, limit - 1, r.addSd)
+    const b = decide(r.removeRatio, limit, limit - 1, r.removeSd)
+    // Flat and weighted placements must move no key between two servers the change did not touch.
     const exact = limit > 1.02 || untouched === 0
     lines.push([
       !exact || a === false || b === false ? false : a === 'noise' || b === 'noise' ? 'noise' : true,
       `movement ${r.strategy.name} at N=${r.n}: add ${r.addRatio.toFixed(4)}±${r.addSd.toFixed(3)}, ` +
-        `remove ${r.removeRatio.toFixed(4)}±${r.removeSd.toFixed(3)} ` +
-        `<= ${limit.toFixed(2)}${limit > 1.02 ? '' : `, ${untouched} keys between untouched = 0`}`,
+        `remove ${r.removeRatio.toFixed(4)}±${r.removeSd.toFixed(3)} <= ${limit.toFixed(2)}` +
+        `${limit > 1.02 ? '' : `, ${untouched} keys between untouched = 0`} (${r.changes} ` +
+        `${r.changes === 1 ? 'add and 1 remove' : `adds and ${r.changes} removes`}` +
+        `${wants('of each', r.changes, r.changesNeeded, 2 * r.changesNeeded * r.passSeconds)})`,
     ])
   }
   lines.push([
