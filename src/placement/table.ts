@@ -151,12 +151,7 @@ export class ScoreTable {
    * @param noCopy whether the table makes no SIMD copy: the caller keeps its own for equal weights (see
    *   {@link simdGroups}), or picks from this table are rare (a fallback) and not worth the memory
    */
-  constructor(
-    servers: readonly Server[],
-    digests: Int32Array,
-    slots: ArrayLike<number>,
-    noCopy = false,
-  ) {
+  constructor(servers: readonly Server[], digests: Int32Array, slots: ArrayLike<number>, noCopy = false) {
     this.uniform = equalWeights(servers)
     let wmax = 0
     let wmin = Number.POSITIVE_INFINITY
