@@ -148,7 +148,10 @@ export class HierarchicalRendezvous implements Placement {
     const out = this.#table.rank(ka, kb, this.#start[g]!, this.#start[g + 1]!).map((k) => this.#server[k]!)
     if (out.length >= limit) return out
     const seen = new Set(out)
-    for (const i of this.#flat.rank(ka, kb, 0, this.size)) if (!seen.has(i)) out.push(i)
+    // The first `limit` of the flat order hold enough servers not seen: at most out.length of them are.
+    const flat =
+      limit < this.size ? this.#flat.top(ka, kb, 0, this.size, limit) : this.#flat.rank(ka, kb, 0, this.size)
+    for (const i of flat) if (!seen.has(i)) out.push(i)
     return out
   }
 

@@ -101,10 +101,14 @@ export class Rendezvous implements Placement {
     if (!Number.isInteger(n) || n < 0)
       throw new TypeError(`pickN: n must be a non-negative integer, got ${n}`)
     if (n === 1) return [this.pick(key)]
-    const order = this.#rank(key)
-    const want = Math.min(n, order.length)
-    const chosen = this.#hasZones ? spreadZones(order, this.#zoneOf, want) : order.slice(0, want)
-    return chosen.map((i) => this.#ids[i]!)
+    if (this.#hasZones) {
+      // Spreading over zones may take servers from anywhere in the ranking.
+      const order = this.#rank(key)
+      return spreadZones(order, this.#zoneOf, Math.min(n, order.length)).map((i) => this.#ids[i]!)
+    }
+    digestInto(key)
+    if (this.size === 0) throw noServers()
+    return this.#table.top(lastA(), lastB(), 0, this.size, n).map((k) => this.#slotIds[k]!)
   }
 
   ranking(key: Key): string[] {

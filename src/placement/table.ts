@@ -139,6 +139,8 @@ export class ScoreTable {
   readonly #whole: number = WHOLE_NONE
   // Scratch for rankings (draws and scores by slot), reused across calls.
   #d: Float64Array | null = null
+  /** Scratch for {@link top}: the slots kept so far with their draws, scores and (unequal weights) ratios. */
+  #top: TopScratch | null = null
   // Scratch for the weighted pick's candidates, allocated on first use.
   #cand: Int32Array | null = null
   #candUb: Float64Array | null = null
@@ -479,6 +481,57 @@ export class ScoreTable {
     return best
   }
 
+  /**
+   * The first `count` slots of {@link rank} (best first by score, draw, id), without sorting the others: each
+   * slot is compared with the last one kept and inserted only when it beats it, so that a few servers of many
+   * cost one pass. With unequal weights, a slot whose ratio bound (from its top 12 bits, as in the weighted
+   * pick) is below the last kept one's ratio is passed over without its logarithm.
+   */
+  top(ka: number, kb: number, start: number, end: number, count: number): number[] {
+    const want = Math.min(count, end - start)
+    if (want <= 0) return []
+    if (this.#top === null || this.#top.slot.length < want) this.#top = topScratch(want)
+    const { slot, draw, score, ratio } = this.#top
+    const sa = this.sa
+    const sb = this.sb
+    const idRank = this.idRank
+    const uniform = this.uniform
+    const prune = !uniform && this.#ratios
+    let kept = 0
+    for (let k = start; k < end; k++) {
+      const hi = fmix32i(ka ^ sa[k]!)
+      if (kept === want) {
+        // Full: only a slot that could beat the last kept one goes on (the bound's slack covers rounding).
+        if (uniform) {
+          if ((hi >>> 11) * TWO32 < draw[want - 1]! - TWO32) continue
+        } else if (prune && this.wn[k]! * INV_E[hi >>> 20]! * (1 + BOUND_SLACK) < ratio[want - 1]!) continue
+      }
+      const d = (hi >>> 11) * TWO32 + mixLow(kb, sb[k]!, hi)
+      const s = uniform ? d : weightedScore(this.lw[k]!, d)
+      const r = idRank[k]!
+      let i = kept
+      while (i > 0 && ranksBefore(s, d, r, score[i - 1]!, draw[i - 1]!, idRank[slot[i - 1]!]!)) i--
+      if (i === want) continue
+      if (kept < want) kept++
+      for (let j = kept - 1; j > i; j--) {
+        slot[j] = slot[j - 1]!
+        draw[j] = draw[j - 1]!
+        score[j] = score[j - 1]!
+        ratio[j] = ratio[j - 1]!
+      }
+      slot[i] = k
+      draw[i] = d
+      score[i] = s
+      if (prune) {
+        const e = -Math.log((d + 1) * TWO_M53)
+        ratio[i] = e === 0 ? Number.POSITIVE_INFINITY : this.wn[k]! / e
+      }
+    }
+    const out = new Array<number>(kept)
+    for (let i = 0; i < kept; i++) out[i] = slot[i]!
+    return out
+  }
+
   /** Every slot in [start, end) sorted best first by (score, draw, id). */
   rank(ka: number, kb: number, start: number, end: number): number[] {
     // Scratch space, allocated on the first ranking (pick-only users never pay for it).
@@ -503,6 +556,27 @@ export class ScoreTable {
   lastDraw(k: number): number {
     return this.#d![k]!
   }
+}
+
+interface TopScratch {
+  slot: Int32Array
+  draw: Float64Array
+  score: Float64Array
+  ratio: Float64Array
+}
+
+function topScratch(n: number): TopScratch {
+  return {
+    slot: new Int32Array(n),
+    draw: new Float64Array(n),
+    score: new Float64Array(n),
+    ratio: new Float64Array(n),
+  }
+}
+
+/** Whether a slot of score s, draw d and id rank r comes before one of score s2, draw d2 and id rank r2. */
+function ranksBefore(s: number, d: number, r: number, s2: number, d2: number, r2: number): boolean {
+  return s > s2 || (s === s2 && (d > d2 || (d === d2 && r < r2)))
 }
 
 /**

@@ -108,6 +108,16 @@ for (const [name, make, { exactShares }] of strategies) {
       )
     })
 
+    test('pickN(n) is the first n of ranking (without zones)', () => {
+      fc.assert(
+        fc.property(serversArb, keysArb, fc.nat(30), (servers, keys, n) => {
+          const p = make(servers)
+          for (const k of keys) assert.deepEqual(p.pickN(k, n), p.ranking(k).slice(0, n))
+        }),
+        runs,
+      )
+    })
+
     test('removing a server moves only its keys', () => {
       fc.assert(
         fc.property(

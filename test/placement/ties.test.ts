@@ -52,7 +52,29 @@ test('servers tied on the top bits of their draws are ordered by the whole draw,
   }
 })
 
-test('weighted picks on few servers agree with the ranking on every key, close calls included', () => {
+test('pickN keeps servers tied on the top bits with the last one it keeps, as the ranking orders them', () => {
+  for (const key of ['user:1', 'user:2', 'ключ', '']) {
+    const { pair, lower } = tiedServers(key)
+    const [ka] = digest(key)
+    const t = fmix32(ka ^ digest(pair[0])[0]) >>> 11
+    // One server above the pair: with pickN(2) the first of the pair is the last one kept when the second comes.
+    let high = ''
+    for (let j = 0; high === ''; j++) if (fmix32(ka ^ digest(`high-${j}`)[0]) >>> 11 > t) high = `high-${j}`
+    for (const ids of [
+      [high, pair[0], ...lower.slice(0, 10), pair[1]],
+      [pair[1], ...lower.slice(0, 10), pair[0], high],
+      [...lower.slice(0, 5), pair[0], high, pair[1]],
+    ]) {
+      for (const p of [new Rendezvous(ids), new HierarchicalRendezvous(ids, { groups: 1 })]) {
+        const ranking = p.ranking(key)
+        assert.deepEqual(ranking.slice(0, 3).sort(), [high, ...pair].sort())
+        for (const n of [2, 3]) assert.deepEqual(p.pickN(key, n), ranking.slice(0, n), `key ${key}, n ${n}`)
+      }
+    }
+  }
+})
+
+test('weighted picks and pickN on few servers agree with the ranking on every key, close calls included', () => {
   const cases: number[][] = [
     [1, 2],
     [1, 1.0000001, 2],
@@ -62,11 +84,16 @@ test('weighted picks on few servers agree with the ranking on every key, close c
   for (const weights of cases) {
     const p = new Rendezvous(weights.map((weight, i) => ({ id: `s${i}`, weight })))
     let differ = 0
+    let differN = 0
     for (let i = 0; i < 10_000; i++) {
       const key = `user:${i}`
-      if (p.pick(key) !== p.ranking(key)[0]) differ++
+      const ranking = p.ranking(key)
+      if (p.pick(key) !== ranking[0]) differ++
+      // pickN passes over servers by bounds too: its close calls are the second and third places.
+      if (p.pickN(key, 3).join() !== ranking.slice(0, 3).join()) differN++
     }
     assert.equal(differ, 0, `${weights.length} servers: pick differs from ranking on ${differ} keys`)
+    assert.equal(differN, 0, `${weights.length} servers: pickN differs from ranking on ${differN} keys`)
   }
 })
 
