@@ -4,7 +4,7 @@ import {
   digestServers,
   noServers,
   type Placement,
-  spreadZones,
+  pickZones,
   unknownServer,
   zoneClasses,
 } from './rendezvous.js'
@@ -57,6 +57,8 @@ export class HierarchicalRendezvous implements Placement {
   #byId: Map<string, number>
   #zoneOf: Int32Array
   #hasZones: boolean
+  /** How many zones (a server without a zone is one of its own). */
+  #zones: number
   /** Slots laid out group after group; group g is slots [#start[g], #start[g + 1]). */
   #table: ScoreTable
   #start: Int32Array
@@ -86,6 +88,7 @@ export class HierarchicalRendezvous implements Placement {
     this.#byId = new Map(this.#ids.map((id, i) => [id, i]))
     this.#zoneOf = zoneClasses(list)
     this.#hasZones = list.some((s) => s.zone !== undefined)
+    this.#zones = new Set(this.#zoneOf).size
 
     const digests = digestServers(list)
     // Count members per group, then lay groups out contiguously (counting sort by group).
@@ -159,10 +162,9 @@ export class HierarchicalRendezvous implements Placement {
     if (!Number.isInteger(n) || n < 0)
       throw new TypeError(`pickN: n must be a non-negative integer, got ${n}`)
     if (n === 1) return [this.pick(key)]
-    // With zones, a group may lack enough zones: rank everything so that zones can be spread.
-    const order = this.#rank(key, this.#hasZones ? Number.POSITIVE_INFINITY : n)
-    const want = Math.min(n, order.length)
-    const chosen = this.#hasZones ? spreadZones(order, this.#zoneOf, want) : order.slice(0, want)
+    const chosen = this.#hasZones
+      ? pickZones((m) => this.#rank(key, m), this.size, this.#zoneOf, this.#zones, n)
+      : this.#rank(key, n).slice(0, n)
     return chosen.map((i) => this.#ids[i]!)
   }
 

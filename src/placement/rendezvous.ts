@@ -44,6 +44,8 @@ export class Rendezvous implements Placement {
   /** Zone class of each server (one number per zone; a server without a zone is a zone of its own). */
   #zoneOf: Int32Array
   #hasZones: boolean
+  /** How many zones (a server without a zone is one of its own). */
+  #zones: number
   /** Index of each id, built on first use (lookups by id are off the hot path). */
   #byIdMap: Map<string, number> | null = null
 
@@ -62,6 +64,7 @@ export class Rendezvous implements Placement {
     this.#table = new ScoreTable(list, digestServers(list), order ?? [...list.keys()])
     this.#hasZones = list.some((s) => s.zone !== undefined)
     this.#zoneOf = this.#hasZones ? zoneClasses(list) : new Int32Array(0)
+    this.#zones = new Set(this.#zoneOf).size
   }
 
   get #byId(): Map<string, number> {
@@ -101,14 +104,18 @@ export class Rendezvous implements Placement {
     if (!Number.isInteger(n) || n < 0)
       throw new TypeError(`pickN: n must be a non-negative integer, got ${n}`)
     if (n === 1) return [this.pick(key)]
-    if (this.#hasZones) {
-      // Spreading over zones may take servers from anywhere in the ranking.
-      const order = this.#rank(key)
-      return spreadZones(order, this.#zoneOf, Math.min(n, order.length)).map((i) => this.#ids[i]!)
-    }
     digestInto(key)
     if (this.size === 0) throw noServers()
-    return this.#table.top(lastA(), lastB(), 0, this.size, n).map((k) => this.#slotIds[k]!)
+    const ka = lastA()
+    const kb = lastB()
+    if (!this.#hasZones) return this.#table.top(ka, kb, 0, this.size, n).map((k) => this.#slotIds[k]!)
+    const server = this.#slotServer
+    const prefix = (m: number) => {
+      const slots =
+        m < this.size ? this.#table.top(ka, kb, 0, this.size, m) : this.#table.rank(ka, kb, 0, this.size)
+      return server === null ? slots : slots.map((k) => server[k]!)
+    }
+    return pickZones(prefix, this.size, this.#zoneOf, this.#zones, n).map((i) => this.#ids[i]!)
   }
 
   ranking(key: Key): string[] {
@@ -167,6 +174,29 @@ export function zoneClasses(servers: readonly Server[]): Int32Array {
     out[i] = zones.get(s.zone)!
   })
   return out
+}
+
+/**
+ * pickN with zones, from prefixes of a key's ranking (`prefix(m)`: at least its first m servers, or all of
+ * them). Spreading takes the best server of each zone in ranking order, then the best of the rest (all within
+ * the first `want`): a prefix of at least `want` servers that holds `want` distinct zones, or every zone there
+ * is, decides it. The prefix doubles until it does, so that a lookup over many servers sorts only a few.
+ */
+export function pickZones(
+  prefix: (m: number) => number[],
+  size: number,
+  zoneOf: Int32Array,
+  zones: number,
+  n: number,
+): number[] {
+  const want = Math.min(n, size)
+  if (want === 0) return []
+  for (let m = 2 * want; ; m *= 2) {
+    const order = prefix(m)
+    if (order.length >= size || new Set(order.map((i) => zoneOf[i]!)).size >= Math.min(want, zones)) {
+      return spreadZones(order, zoneOf, want)
+    }
+  }
 }
 
 /**

@@ -245,6 +245,34 @@ for (const [name, make, { exactShares }] of strategies) {
       }
     })
 
+    test('pickN with zones takes the best of each zone in ranking order, then the best of the rest', () => {
+      // The reference reads the whole ranking; pickN reads only as much of it as it needs.
+      const zonedArb = fc.uniqueArray(
+        fc.record({
+          id: idArb,
+          weight: weightArb,
+          zone: fc.option(fc.constantFrom('a', 'b', 'c', 'd'), { nil: undefined }),
+        }),
+        { minLength: 1, maxLength: 40, selector: (s) => s.id },
+      )
+      fc.assert(
+        fc.property(zonedArb, keysArb, fc.nat(12), (servers, keys, n) => {
+          const p = make(servers)
+          const zoneOf = new Map(servers.map((s) => [s.id, s.zone ?? `own:${s.id}`]))
+          for (const k of keys) {
+            const ranking = p.ranking(k)
+            const want: string[] = []
+            for (const id of ranking) {
+              if (want.length < n && !want.some((w) => zoneOf.get(w) === zoneOf.get(id))) want.push(id)
+            }
+            for (const id of ranking) if (want.length < n && !want.includes(id)) want.push(id)
+            assert.deepEqual(p.pickN(k, n), want)
+          }
+        }),
+        runs,
+      )
+    })
+
     test('pickN spreads replicas over distinct zones first', () => {
       const servers = [
         { id: 'a1', zone: 'a' },
