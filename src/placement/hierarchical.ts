@@ -152,9 +152,7 @@ export class HierarchicalRendezvous implements Placement {
     if (out.length >= limit) return out
     const seen = new Set(out)
     // The first `limit` of the flat order hold enough servers not seen: at most out.length of them are.
-    const flat =
-      limit < this.size ? this.#flat.top(ka, kb, 0, this.size, limit) : this.#flat.rank(ka, kb, 0, this.size)
-    for (const i of flat) if (!seen.has(i)) out.push(i)
+    for (const i of this.#flat.top(ka, kb, 0, this.size, limit)) if (!seen.has(i)) out.push(i)
     return out
   }
 

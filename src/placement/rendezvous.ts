@@ -111,8 +111,7 @@ export class Rendezvous implements Placement {
     if (!this.#hasZones) return this.#table.top(ka, kb, 0, this.size, n).map((k) => this.#slotIds[k]!)
     const server = this.#slotServer
     const prefix = (m: number) => {
-      const slots =
-        m < this.size ? this.#table.top(ka, kb, 0, this.size, m) : this.#table.rank(ka, kb, 0, this.size)
+      const slots = this.#table.top(ka, kb, 0, this.size, m)
       return server === null ? slots : slots.map((k) => server[k]!)
     }
     return pickZones(prefix, this.size, this.#zoneOf, this.#zones, n).map((i) => this.#ids[i]!)

@@ -105,6 +105,8 @@ const WHOLE_WEIGHTED = 3
 /** More than PACKED_MAX slots, equal weights or not: blocks of PACKED_MAX merged in pick.wat. */
 const WHOLE_WIDE = 4
 
+/** Most slots {@link ScoreTable.top} keeps by insertion; more are cut from the whole ranking. */
+const TOP_MAX = 32
 /** From this many slots on, the uniform pick keeps two running maxima. */
 const TWO_CHAINS = 16
 
@@ -139,8 +141,8 @@ export class ScoreTable {
   readonly #whole: number = WHOLE_NONE
   // Scratch for rankings (draws and scores by slot), reused across calls.
   #d: Float64Array | null = null
-  /** Scratch for {@link top}: the slots kept so far with their draws, scores and (unequal weights) ratios. */
-  #top: TopScratch | null = null
+  /** Scratch for {@link top}: the slots kept so far with their draws and scores. */
+  #top: { slot: Int32Array; draw: Float64Array; score: Float64Array } | null = null
   // Scratch for the weighted pick's candidates, allocated on first use.
   #cand: Int32Array | null = null
   #candUb: Float64Array | null = null
@@ -482,29 +484,34 @@ export class ScoreTable {
   }
 
   /**
-   * The first `count` slots of {@link rank} (best first by score, draw, id), without sorting the others: each
-   * slot is compared with the last one kept and inserted only when it beats it, so that a few servers of many
-   * cost one pass. With unequal weights, a slot whose ratio bound (from its top 12 bits, as in the weighted
-   * pick) is below the last kept one's ratio is passed over without its logarithm.
+   * The first `count` slots of {@link rank} (best first by score, draw, id). Up to TOP_MAX of them without
+   * sorting the others: each slot is compared with the last one kept and inserted only when it beats it, so that
+   * a few servers of many cost one pass; a slot that cannot beat it is passed over on its draw's top bits (with
+   * unequal weights, its score's bound from LN_E, as in the log loop), before its low bits and logarithm. More
+   * than TOP_MAX: the whole ranking, cut (inserting into a long list would cost more than sorting).
    */
   top(ka: number, kb: number, start: number, end: number, count: number): number[] {
     const want = Math.min(count, end - start)
     if (want <= 0) return []
-    if (this.#top === null || this.#top.slot.length < want) this.#top = topScratch(want)
-    const { slot, draw, score, ratio } = this.#top
+    if (want > TOP_MAX) return this.rank(ka, kb, start, end).slice(0, want)
+    this.#top ??= {
+      slot: new Int32Array(TOP_MAX),
+      draw: new Float64Array(TOP_MAX),
+      score: new Float64Array(TOP_MAX),
+    }
+    const { slot, draw, score } = this.#top
     const sa = this.sa
     const sb = this.sb
     const idRank = this.idRank
     const uniform = this.uniform
-    const prune = !uniform && this.#ratios
     let kept = 0
     for (let k = start; k < end; k++) {
       const hi = fmix32i(ka ^ sa[k]!)
       if (kept === want) {
-        // Full: only a slot that could beat the last kept one goes on (the bound's slack covers rounding).
+        // Full: only a slot that could beat the last kept one goes on (the bounds' slack covers rounding).
         if (uniform) {
           if ((hi >>> 11) * TWO32 < draw[want - 1]! - TWO32) continue
-        } else if (prune && this.wn[k]! * INV_E[hi >>> 20]! * (1 + BOUND_SLACK) < ratio[want - 1]!) continue
+        } else if (this.lw[k]! - LN_E[hi >>> 20]! + LOG_SLACK < score[want - 1]!) continue
       }
       const d = (hi >>> 11) * TWO32 + mixLow(kb, sb[k]!, hi)
       const s = uniform ? d : weightedScore(this.lw[k]!, d)
@@ -517,15 +524,10 @@ export class ScoreTable {
         slot[j] = slot[j - 1]!
         draw[j] = draw[j - 1]!
         score[j] = score[j - 1]!
-        ratio[j] = ratio[j - 1]!
       }
       slot[i] = k
       draw[i] = d
       score[i] = s
-      if (prune) {
-        const e = -Math.log((d + 1) * TWO_M53)
-        ratio[i] = e === 0 ? Number.POSITIVE_INFINITY : this.wn[k]! / e
-      }
     }
     const out = new Array<number>(kept)
     for (let i = 0; i < kept; i++) out[i] = slot[i]!
@@ -555,22 +557,6 @@ export class ScoreTable {
   /** The draw of a slot from the last `rank` call. */
   lastDraw(k: number): number {
     return this.#d![k]!
-  }
-}
-
-interface TopScratch {
-  slot: Int32Array
-  draw: Float64Array
-  score: Float64Array
-  ratio: Float64Array
-}
-
-function topScratch(n: number): TopScratch {
-  return {
-    slot: new Int32Array(n),
-    draw: new Float64Array(n),
-    score: new Float64Array(n),
-    ratio: new Float64Array(n),
   }
 }
 
