@@ -40,6 +40,8 @@
   (func $uniform (export "uniform") (param $ka i32) (param $sa i32) (param $n i32) (result i32)
     (local $kav v128) (local $nv v128) (local $idx v128) (local $m1 v128) (local $m2 v128) (local $p v128)
     (local $t v128) (local $end i32) (local $full i32) (local $best i32)
+    (if (i32.gt_u (local.get $n) (i32.const 1024))
+      (then (return (call $uniformWide (local.get $ka) (local.get $sa) (local.get $n)))))
     (local.set $kav (i32x4.splat (local.get $ka)))
     (local.set $nv (i32x4.splat (local.get $n)))
     (local.set $idx (v128.const i32x4 0 1 2 3))
@@ -95,9 +97,9 @@
       (i32.add (local.get $sa) (i32.shl (i32.and (i32.add (local.get $n) (i32.const 3)) (i32.const -4)) (i32.const 2)))
       (i32.shl (local.get $r) (i32.const 2)))))
 
-  ;; Equal weights over more than 1024 servers: `uniform` over blocks of 1024, the blocks' largest and second
-  ;; largest merged, and the same decision: the winner's offset in [0, n), or -1.
-  (func (export "uniformWide") (param $ka i32) (param $sa i32) (param $n i32) (result i32)
+  ;; `uniform` over more than 1024 servers: over blocks of 1024, the blocks' largest and second largest merged,
+  ;; and the same decision: the winner's offset in [0, n), or -1.
+  (func $uniformWide (param $ka i32) (param $sa i32) (param $n i32) (result i32)
     (local $best i32) (local $second i32) (local $block i32) (local $bestBlock i32)
     (loop $blocks
       (drop (call $uniform (local.get $ka) (local.get $sa)
@@ -129,6 +131,8 @@
     (result i32)
     (local $kav v128) (local $nv v128) (local $idx v128) (local $m1 v128) (local $m2 v128) (local $p v128)
     (local $t v128) (local $end i32) (local $full i32) (local $sa0 i32) (local $iw0 i32) (local $best i32) (local $a i32)
+    (if (i32.gt_u (local.get $n) (i32.const 1024)) (then (return
+      (call $weightedWide (local.get $ka) (local.get $sa) (local.get $iw) (local.get $n) (local.get $tight)))))
     (local.set $kav (i32x4.splat (local.get $ka)))
     (local.set $nv (i32x4.splat (local.get $n)))
     (local.set $idx (v128.const i32x4 0 1 2 3))
@@ -233,9 +237,9 @@
     (i32.const -1))
 
 
-  ;; Unequal weights over more than 1024 servers: `weighted` over blocks of 1024, the blocks' smallest and
-  ;; second smallest merged, and the same bound check: the winner's offset in [0, n), or -1.
-  (func (export "weightedWide") (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (param $tight i32)
+  ;; `weighted` over more than 1024 servers: over blocks of 1024, the blocks' smallest and second smallest
+  ;; merged, and the same bound check: the winner's offset in [0, n), or -1.
+  (func $weightedWide (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (param $tight i32)
     (result i32)
     (local $best i32) (local $second i32) (local $block i32) (local $bestBlock i32) (local $sa0 i32) (local $iw0 i32)
     (local.set $sa0 (local.get $sa))

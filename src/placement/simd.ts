@@ -17,10 +17,8 @@ interface WasmMemory {
 interface PickExports {
   readonly memory: WasmMemory
   uniform(ka: number, sa: number, n: number): number
-  uniformWide(ka: number, sa: number, n: number): number
   group(ka: number, sa: number, n: number): number
   weighted(ka: number, sa: number, iw: number, n: number, tight: number): number
-  weightedWide(ka: number, sa: number, iw: number, n: number, tight: number): number
   lanes(ka: number, sa: number, ix: number, liw: number, rows: number): number
 }
 
@@ -43,10 +41,8 @@ const PAGE = 65536
  */
 export class Simd {
   readonly uniform: (ka: number, sa: number, n: number) => number
-  readonly uniformWide: (ka: number, sa: number, n: number) => number
   readonly group: (ka: number, sa: number, n: number) => number
   readonly weighted: (ka: number, sa: number, iw: number, n: number, tight: number) => number
-  readonly weightedWide: (ka: number, sa: number, iw: number, n: number, tight: number) => number
   readonly lanes: (ka: number, sa: number, ix: number, liw: number, rows: number) => number
   readonly #memory: WasmMemory
   #end = SCRATCH
@@ -61,10 +57,8 @@ export class Simd {
 
   constructor(exports: PickExports) {
     this.uniform = exports.uniform
-    this.uniformWide = exports.uniformWide
     this.group = exports.group
     this.weighted = exports.weighted
-    this.weightedWide = exports.weightedWide
     this.lanes = exports.lanes
     this.#memory = exports.memory
   }

@@ -102,8 +102,6 @@ const WHOLE_NONE = 0
 const WHOLE_UNIFORM = 1
 const WHOLE_LANES = 2
 const WHOLE_WEIGHTED = 3
-/** More than PACKED_MAX slots, equal weights or not: blocks of PACKED_MAX merged in pick.wat. */
-const WHOLE_WIDE = 4
 
 /** Most slots {@link ScoreTable.top} keeps by insertion; more are cut from the whole ranking. */
 const TOP_MAX = 32
@@ -137,7 +135,7 @@ export class ScoreTable {
   readonly #lanesIx: number = -1
   readonly #lanesIw: number = -1
   readonly #rows: number = 0
-  /** Which SIMD pick covers the whole table, for {@link pickSimd}: WHOLE_NONE, _UNIFORM, _LANES, _WEIGHTED or _WIDE. */
+  /** Which SIMD pick covers the whole table, for {@link pickSimd}: WHOLE_NONE, _UNIFORM, _LANES or _WEIGHTED. */
   readonly #whole: number = WHOLE_NONE
   // Scratch for rankings (draws and scores by slot), reused across calls.
   #d: Float64Array | null = null
@@ -212,8 +210,7 @@ export class ScoreTable {
         }
       }
       if (this.#simdSa >= 0) {
-        if (n > PACKED_MAX) this.#whole = this.uniform || this.#simdIw >= 0 ? WHOLE_WIDE : WHOLE_NONE
-        else if (this.uniform) this.#whole = WHOLE_UNIFORM
+        if (this.uniform) this.#whole = WHOLE_UNIFORM
         else if (this.#lanesIw >= 0) this.#whole = WHOLE_LANES
         else if (this.#simdIw >= 0) this.#whole = WHOLE_WEIGHTED
       }
@@ -232,22 +229,13 @@ export class ScoreTable {
     if (kind === WHOLE_LANES) return simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#rows)
     // Over the padded copies (see the constructor): whole vectors only.
     const n = this.sa.length
-    if (kind === WHOLE_WEIGHTED) return weightedSimd(ka, this.#simdSa, this.#simdIw, n, (n + 3) & ~3)
-    return this.#pickWide(ka, n)
-  }
-
-  /** {@link pickSimd} of a table of more than PACKED_MAX slots (n), loose bound then tight when weighted. */
-  #pickWide(ka: number, n: number): number {
-    if (this.uniform) return simd!.uniformWide(ka, this.#simdSa, n)
-    const vectorN = (n + 3) & ~3
-    const r = simd!.weightedWide(ka, this.#simdSa, this.#simdIw, vectorN, 0)
-    return r >= 0 ? r : simd!.weightedWide(ka, this.#simdSa, this.#simdIw, vectorN, 1)
+    return weightedSimd(ka, this.#simdSa, this.#simdIw, n, (n + 3) & ~3)
   }
 
   /** {@link pickSimd} over the range [start, end) of the table (a hierarchical group): an offset in it, or -1. */
   #pickSimdRange(ka: number, start: number, end: number): number {
     const n = end - start
-    if (this.#simdSa < 0 || n < SIMD_MIN || n > PACKED_MAX) return -1
+    if (this.#simdSa < 0 || n < SIMD_MIN) return -1
     if (this.uniform) return simd!.uniform(ka, this.#simdSa + 4 * start, n)
     if (this.#simdIw < 0) return -1
     return weightedSimd(ka, this.#simdSa + 4 * start, this.#simdIw + 4 * start, n, n)
