@@ -1,4 +1,6 @@
-// Our cache node against redis-server in the same run: redis-benchmark throughput, then memory for 1M keys.
+// Our cache node against redis-server in the same run: redis-benchmark throughput, then memory for 1M keys. A third
+// server, the floor (resp-floor.mjs: fixed replies on Node's net API, no decoder or keyspace), shows what Node's own
+// socket layer allows.
 // Environment: BENCH_N (requests per redis-benchmark run, default 200000), BENCH_ROUNDS (alternating rounds per
 // pipeline depth, best kept, default 3), BENCH_KEYS (keys for the memory comparison, default 1000000).
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
@@ -57,6 +59,13 @@ async function startOurs(): Promise<Server> {
   )
   await waitReady(port)
   return { name: 'rendezvous', port, child }
+}
+
+async function startFloor(): Promise<Server> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['bench/resp-floor.mjs', String(port)], { stdio: 'ignore' })
+  await waitReady(port)
+  return { name: 'node floor', port, child }
 }
 
 async function startRedis(): Promise<Server> {
@@ -199,47 +208,54 @@ async function main(): Promise<void> {
   )
   const redis = await startRedis()
   const ours = await startOurs()
-  const rows: Array<{ name: string; ours: number; redis: number; oursCpu: number; redisCpu: number }> = []
+  const floor = await startFloor()
+  const servers = { redis, ours, floor }
+  type Who = keyof typeof servers
+  const rows: Array<{ name: string; rps: Record<Who, number>; cpu: Record<Who, number> }> = []
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
   try {
     // A warm-up run, so that the JIT and the keyspace's first 100,000 keys are not measured.
-    await benchmark(ours, 16)
-    await benchmark(redis, 16)
+    for (const s of [ours, redis, floor]) await benchmark(s, 16)
     for (const pipeline of [1, 16]) {
-      const results: { ours: Result[]; redis: Result[] } = { ours: [], redis: [] }
+      const results: Record<Who, Result[]> = { redis: [], ours: [], floor: [] }
       for (let round = 0; round < ROUNDS; round++) {
-        // Alternate who goes first so that a noisy neighbour on the machine hurts both alike.
-        const order = round % 2 === 0 ? (['redis', 'ours'] as const) : (['ours', 'redis'] as const)
-        for (const who of order) results[who].push(await benchmark(who === 'ours' ? ours : redis, pipeline))
+        // Rotate who goes first so that a noisy neighbour on the machine hurts all alike.
+        const order: Who[] = ['redis', 'ours', 'floor']
+        for (let i = 0; i < 3; i++) {
+          const who = order[(round + i) % 3]!
+          results[who].push(await benchmark(servers[who], pipeline))
+        }
       }
       for (const t of ['SET', 'GET']) {
+        const best = (who: Who) => Math.max(...results[who].map((r) => r.rps[t] ?? 0))
+        const cpu = (who: Who) => median(results[who].map((r) => r.cpuPerRequest))
         rows.push({
           name: `${t} -P ${pipeline}`,
-          ours: Math.max(...results.ours.map((r) => r.rps[t] ?? 0)),
-          redis: Math.max(...results.redis.map((r) => r.rps[t] ?? 0)),
-          oursCpu: median(results.ours.map((r) => r.cpuPerRequest)),
-          redisCpu: median(results.redis.map((r) => r.cpuPerRequest)),
+          rps: { redis: best('redis'), ours: best('ours'), floor: best('floor') },
+          cpu: { redis: cpu('redis'), ours: cpu('ours'), floor: cpu('floor') },
         })
       }
     }
   } finally {
-    await stop(redis)
-    await stop(ours)
+    for (const s of [redis, ours, floor]) await stop(s)
   }
   console.log(
-    '\n| test      | rendezvous req/s | redis-server req/s | ours/redis | target      | cpu us/req ours, redis |',
+    '\n| test      | rendezvous req/s | redis-server req/s | ours/redis | target      | node floor req/s | floor/redis | cpu us/req ours, redis, floor |',
   )
   console.log(
-    '|-----------|------------------|--------------------|------------|-------------|------------------------|',
+    '|-----------|------------------|--------------------|------------|-------------|------------------|-------------|-------------------------------|',
   )
   for (const r of rows) {
     const target = r.name.endsWith('-P 1') ? 0.9 : 0.6
-    const verdict = r.ours / r.redis >= target ? 'met   ' : 'MISSED'
-    const cpu = `${r.oursCpu.toFixed(1)}, ${r.redisCpu.toFixed(1)}`.padEnd(22)
+    const verdict = r.rps.ours / r.rps.redis >= target ? 'met   ' : 'MISSED'
+    const cpu = `${r.cpu.ours.toFixed(1)}, ${r.cpu.redis.toFixed(1)}, ${r.cpu.floor.toFixed(1)}`.padEnd(29)
     console.log(
-      `| ${r.name.padEnd(9)} | ${fmt(r.ours)}       | ${fmt(r.redis)}         | ${ratio(r.ours, r.redis)}     | ${target}x ${verdict} | ${cpu} |`,
+      `| ${r.name.padEnd(9)} | ${fmt(r.rps.ours)}       | ${fmt(r.rps.redis)}         | ${ratio(r.rps.ours, r.rps.redis)}     | ${target}x ${verdict} | ${fmt(r.rps.floor)}       | ${ratio(r.rps.floor, r.rps.redis)}      | ${cpu} |`,
     )
   }
+  console.log(
+    "node floor: fixed replies on Node's net API, no decoder or keyspace (bench/resp-floor.mjs); cpu counts all threads",
+  )
 
   console.log(
     `\nmemory: ${KEYS.toLocaleString('en-US')} keys, 64-byte values, VmRSS after loading minus VmRSS at start`,
