@@ -1,6 +1,7 @@
 // Rendezvous hashing for thousands of servers: a key ranks only the members of one group.
 import { digestInto, fmix32, type Key, laneAInto, lastA, lastB, TWO32 } from './hash.js'
 import {
+  checkLimit,
   digestServers,
   noServers,
   type Placement,
@@ -166,8 +167,10 @@ export class HierarchicalRendezvous implements Placement {
     return chosen.map((i) => this.#ids[i]!)
   }
 
-  ranking(key: Key): string[] {
-    return this.#rank(key, Number.POSITIVE_INFINITY).map((i) => this.#ids[i]!)
+  ranking(key: Key, limit = Number.POSITIVE_INFINITY): string[] {
+    const out = this.#rank(key, checkLimit(limit))
+    if (out.length > limit) out.length = limit
+    return out.map((i) => this.#ids[i]!)
   }
 
   #with(servers: readonly ServerInput[]): HierarchicalRendezvous {

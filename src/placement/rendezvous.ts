@@ -14,8 +14,11 @@ export interface Placement {
   pick(key: Key): string
   /** The first `n` distinct servers of the key's priority list (zones spread first when zones are set). */
   pickN(key: Key, n: number): string[]
-  /** The key's whole priority list. */
-  ranking(key: Key): string[]
+  /**
+   * The key's whole priority list, or with `limit` its first `limit` servers (cheaper for a short prefix: the
+   * rest are not sorted). Zones play no part here.
+   */
+  ranking(key: Key, limit?: number): string[]
   /** The server with this id, if present. */
   get(id: string): Server | undefined
   /** A new snapshot with one more server. */
@@ -117,8 +120,12 @@ export class Rendezvous implements Placement {
     return pickZones(prefix, this.size, this.#zoneOf, this.#zones, n).map((i) => this.#ids[i]!)
   }
 
-  ranking(key: Key): string[] {
-    return this.#rank(key).map((i) => this.#ids[i]!)
+  ranking(key: Key, limit?: number): string[] {
+    if (limit === undefined || checkLimit(limit) >= this.size)
+      return this.#rank(key).map((i) => this.#ids[i]!)
+    digestInto(key)
+    if (this.size === 0) throw noServers()
+    return this.#table.top(lastA(), lastB(), 0, this.size, limit).map((k) => this.#slotIds[k]!)
   }
 
   /**
@@ -219,6 +226,13 @@ export function spreadZones(order: readonly number[], zoneOf: Int32Array, want: 
     if (!taken.has(i)) out.push(i)
   }
   return out
+}
+
+/** `limit` of `ranking(key, limit)`, checked: a non-negative integer or +Infinity. */
+export function checkLimit(limit: number): number {
+  if (!(Number.isInteger(limit) || limit === Number.POSITIVE_INFINITY) || limit < 0)
+    throw new TypeError(`ranking: limit must be a non-negative integer, got ${limit}`)
+  return limit
 }
 
 /** The error for a lookup on an empty placement. */

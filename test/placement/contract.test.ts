@@ -118,6 +118,33 @@ for (const [name, make, { exactShares }] of strategies) {
       )
     })
 
+    test('ranking(key, limit) is the first limit of ranking', () => {
+      fc.assert(
+        fc.property(serversArb, keysArb, fc.nat(30), (servers, keys, limit) => {
+          const p = make(servers)
+          for (const k of keys) assert.deepEqual(p.ranking(k, limit), p.ranking(k).slice(0, limit))
+        }),
+        runs,
+      )
+      // Past the short prefixes kept in one pass (32), with and without zones, equal and unequal weights.
+      const keys = sampleKeys(200, 7)
+      for (const weight of [
+        (_: number) => 1,
+        (i: number) => 1 + (i % 4),
+        (i: number) => 0.5 + ((i * 7919) % 1009),
+      ]) {
+        const p = make(
+          Array.from({ length: 300 }, (_, i) => ({ id: `s${i}`, weight: weight(i), zone: `z${i % 3}` })),
+        )
+        for (const k of keys) {
+          const whole = p.ranking(k)
+          for (const limit of [0, 1, 2, 5, 31, 32, 33, 64, 299, 300, 301, Number.POSITIVE_INFINITY]) {
+            assert.deepEqual(p.ranking(k, limit), whole.slice(0, limit), `limit ${limit}`)
+          }
+        }
+      }
+    })
+
     test('removing a server moves only its keys', () => {
       fc.assert(
         fc.property(
@@ -235,6 +262,12 @@ for (const [name, make, { exactShares }] of strategies) {
         )
       }
       assert.throws(() => p.pickN('k', -1), TypeError)
+      for (const limit of [-1, 1.5, Number.NaN, Number.NEGATIVE_INFINITY]) {
+        assert.throws(
+          () => p.ranking('k', limit),
+          (e: unknown) => e instanceof TypeError && /limit must be a non-negative integer/.test(String(e)),
+        )
+      }
       assert.throws(() => p.remove('zz'), /no server with id "zz"/)
     })
 
