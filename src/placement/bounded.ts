@@ -24,7 +24,6 @@ export function pickBounded(placement: Placement, key: Key, loads: Loads, eps: n
   if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) {
     throw new TypeError(`pickBounded: eps must be a positive finite number, got ${String(eps)}`)
   }
-  const ranking = placement.ranking(key)
   let total = 1
   let weights = 0
   for (const s of placement.servers) {
@@ -34,10 +33,18 @@ export function pickBounded(placement: Placement, key: Key, loads: Loads, eps: n
     total += l
     weights += s.weight
   }
-  for (const id of ranking) {
-    const cap = ((1 + eps) * total * placement.get(id)!.weight) / weights
-    if (loadOf(loads, id) + 1 <= cap) return id
+  const owner = placement.pick(key)
+  const room = (id: string) =>
+    loadOf(loads, id) + 1 <= ((1 + eps) * total * placement.get(id)!.weight) / weights
+  if (room(owner)) return owner
+  // Down the ranking in prefixes of 2, 4, ..., 32 servers, then all of it: a key spills only as far as it must,
+  // and a short prefix costs one pass over the servers, not a sort of all of them (a longer one is a sort anyway).
+  for (let seen = 1; seen < placement.size; ) {
+    const next = seen < 32 ? Math.min(2 * seen, placement.size) : placement.size
+    const prefix = placement.ranking(key, next)
+    for (let i = seen; i < next; i++) if (room(prefix[i]!)) return prefix[i]!
+    seen = next
   }
   // Every server is at capacity (possible only through rounding): fall back to the owner.
-  return ranking[0]!
+  return owner
 }

@@ -6,6 +6,7 @@ import {
   HierarchicalRendezvous,
   movement,
   optimalMoveFraction,
+  type Placement,
   pickBounded,
   Rendezvous,
   touchedServers,
@@ -43,6 +44,53 @@ test('pickBounded keeps every server within (1 + eps) x mean when placing a stre
   }
   const mean = 5000 / 5
   for (const [id, l] of loads) assert.ok(l <= Math.ceil(1.2 * mean) + 1, `${id} has ${l}`)
+})
+
+test('pickBounded is the first server with room in the whole ranking, however far down it is', () => {
+  // The reference walks the whole ranking; pickBounded reads prefixes of it. Loads put most servers over
+  // capacity, so that keys spill past the short prefixes (2 to 32) and into the whole ranking.
+  const reference = (p: Placement, key: string, loads: Map<string, number>, eps: number) => {
+    let total = 1
+    let weights = 0
+    for (const s of p.servers) {
+      total += loads.get(s.id) ?? 0
+      weights += s.weight
+    }
+    const room = (id: string) => (loads.get(id) ?? 0) + 1 <= ((1 + eps) * total * p.get(id)!.weight) / weights
+    return p.ranking(key).find(room) ?? p.pick(key)
+  }
+  let seed = 11
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    return seed / 2 ** 32
+  }
+  for (const n of [3, 40, 300]) {
+    for (const weighted of [false, true]) {
+      const servers = Array.from({ length: n }, (_, i) => ({
+        id: `s${i}`,
+        weight: weighted ? 1 + (i % 4) : 1,
+      }))
+      for (const p of [new Rendezvous(servers), new HierarchicalRendezvous(servers)] as Placement[]) {
+        for (const k of keys.slice(0, 20)) {
+          // The servers before depth `at` of the key's ranking loaded far over their capacity, those after it
+          // idle: the answer is the server at `at`. (The loaded ones are over as long as they hold less than
+          // 1 / (1 + eps) of the total weight, so the depths stop at two thirds of the ranking.)
+          const ranking = p.ranking(k)
+          for (const at of [1, 2, 3, 4, 31, 32, 33, 100, 200].filter((d) => d < (2 * n) / 3)) {
+            const loads = new Map(ranking.map((id, i) => [id, i < at ? 1e6 * p.get(id)!.weight : 0]))
+            assert.equal(pickBounded(p, k, loads, 0.25), ranking[at], `${n} ${k} at ${at}`)
+          }
+        }
+        for (const full of [0.5, 0.9, 0.99, 1]) {
+          // A fraction `full` of the servers far over capacity, the others idle (full = 1: all over, the owner).
+          const loads = new Map(p.servers.map((s) => [s.id, random() < full ? 1000 : 0]))
+          for (const k of keys.slice(0, 100)) {
+            assert.equal(pickBounded(p, k, loads, 0.25), reference(p, k, loads, 0.25), `${n} ${full} ${k}`)
+          }
+        }
+      }
+    }
+  }
 })
 
 test('pickBounded respects weights and validates eps and loads', () => {
