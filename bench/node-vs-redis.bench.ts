@@ -9,6 +9,7 @@ import { connect } from 'node:net'
 import { promisify } from 'node:util'
 import { encodeCommand } from '../src/resp/encoder.js'
 import { freePort } from '../test/cluster/servers.js'
+import { cpuMicros } from './proc.js'
 
 const run = promisify(execFile)
 const N = Number(process.env.BENCH_N ?? 200_000)
@@ -97,13 +98,6 @@ async function stop(s: Server): Promise<void> {
   const exited = new Promise((r) => s.child.once('exit', r))
   s.child.kill('SIGTERM')
   await exited
-}
-
-/** CPU time (user + system) a process has used so far, in microseconds. */
-function cpuMicros(pid: number): number {
-  // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name, in clock ticks (100 per second).
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10_000
 }
 
 interface Result {

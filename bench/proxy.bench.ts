@@ -1,4 +1,6 @@
-// Our proxy against nutcracker (twemproxy) over the same 3 redis-servers: redis-benchmark GET/SET and MGET.
+// Our proxy against nutcracker (twemproxy) over the same 3 redis-servers: redis-benchmark GET/SET and MGET. A third
+// proxy, the floor (proxy-floor.mjs: raw forwarding on Node's net API, no command table, health or timeouts), shows
+// what Node's own socket layer allows; it takes single-key commands only, so it sits out MGET.
 // Environment: BENCH_N (requests per redis-benchmark run, default 200000), BENCH_ROUNDS (alternating rounds,
 // best kept, default 3).
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
@@ -7,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { freePort, waitPort } from '../test/cluster/servers.js'
+import { cpuMicros } from './proc.js'
 
 const run = promisify(execFile)
 const N = Number(process.env.BENCH_N ?? 200_000)
@@ -28,8 +31,17 @@ function start(cmd: string, args: string[]): ChildProcess {
   return c
 }
 
-/** Runs redis-benchmark; returns requests per second by test name (CSV output). */
-async function bench(port: number, args: string[]): Promise<Map<string, number>> {
+/**
+ * Runs redis-benchmark against the proxy on `port` (process `pid`); returns requests per second by test name (CSV
+ * output) and the proxy's CPU time per request over the run, in microseconds.
+ */
+async function bench(
+  port: number,
+  pid: number,
+  args: string[],
+  requests: number,
+): Promise<{ rps: Map<string, number>; cpu: number }> {
+  const cpu0 = cpuMicros(pid)
   const { stdout } = await run(
     'redis-benchmark',
     ['-p', String(port), '-c', '50', '-n', String(N), '--csv', ...args],
@@ -37,12 +49,13 @@ async function bench(port: number, args: string[]): Promise<Map<string, number>>
       maxBuffer: 16 * 1024 * 1024,
     },
   )
-  const out = new Map<string, number>()
+  const cpu = (cpuMicros(pid) - cpu0) / requests
+  const rps = new Map<string, number>()
   for (const line of stdout.split('\n')) {
     const m = /^"([^"]+)","([\d.]+)"/.exec(line)
-    if (m !== null) out.set(m[1]!.split(' ')[0]!, Number(m[2]))
+    if (m !== null) rps.set(m[1]!.split(' ')[0]!, Number(m[2]))
   }
-  return out
+  return { rps, cpu }
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'rv-proxy-bench-'))
@@ -68,7 +81,7 @@ try {
       '',
     ].join('\n'),
   )
-  start('nutcracker', ['-c', conf, '-o', join(dir, 'nutcracker.log')])
+  const nut = start('nutcracker', ['-c', conf, '-o', join(dir, 'nutcracker.log')])
 
   const ourPort = await freePort()
   const cliArgs = [
@@ -77,10 +90,24 @@ try {
     `127.0.0.1:${ourPort}`,
     ...redisPorts.flatMap((p, i) => ['--server', `127.0.0.1:${p},id=s${i}`]),
   ]
-  if (existsSync('dist/cli/main.js')) start(process.execPath, ['dist/cli/main.js', ...cliArgs])
-  else start(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...cliArgs])
+  const ours = existsSync('dist/cli/main.js')
+    ? start(process.execPath, ['dist/cli/main.js', ...cliArgs])
+    : start(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...cliArgs])
+  const floorPort = await freePort()
+  const floor = start(process.execPath, [
+    'bench/proxy-floor.mjs',
+    String(floorPort),
+    ...redisPorts.map(String),
+  ])
   await waitPort(nutPort)
   await waitPort(ourPort)
+  await waitPort(floorPort)
+  const proxies = [
+    { who: 'nut', port: nutPort, pid: nut.pid! },
+    { who: 'ours', port: ourPort, pid: ours.pid! },
+    { who: 'floor', port: floorPort, pid: floor.pid! },
+  ] as const
+  type Who = (typeof proxies)[number]['who']
 
   const mget = ['MGET', ...Array.from({ length: 10 }, () => 'key:__rand_int__')]
   const cases: Array<[label: string, args: string[], tests: string[]]> = [
@@ -90,27 +117,44 @@ try {
     ['-P 16', ['-r', '100000', '-P', '16', ...mget], ['MGET']],
   ]
   console.log(`redis-benchmark -c 50 -n ${N} over 3 redis-servers; requests per second (best of ${ROUNDS})`)
-  const rows: string[][] = [['test', 'pipeline', 'nutcracker', 'rendezvous', 'ratio']]
+  const rows: string[][] = [
+    [
+      'test',
+      'pipeline',
+      'nutcracker',
+      'rendezvous',
+      'ratio',
+      'node floor',
+      'floor/nut',
+      'cpu us/req nut, ours, floor',
+    ],
+  ]
   for (const [label, args, tests] of cases) {
-    const best = { nut: new Map<string, number>(), ours: new Map<string, number>() }
+    const runners = proxies.filter((p) => p.who !== 'floor' || !tests.includes('MGET'))
+    const best: Record<Who, Map<string, number>> = { nut: new Map(), ours: new Map(), floor: new Map() }
+    const cpus: Record<Who, number[]> = { nut: [], ours: [], floor: [] }
     for (let r = 0; r < ROUNDS; r++) {
-      for (const [who, port] of [
-        ['nut', nutPort],
-        ['ours', ourPort],
-      ] as const) {
-        const res = await bench(port, args)
-        for (const t of tests) best[who].set(t, Math.max(best[who].get(t) ?? 0, res.get(t) ?? 0))
+      // Rotate who goes first so that a noisy neighbour on the machine hurts all alike.
+      for (let i = 0; i < runners.length; i++) {
+        const { who, port, pid } = runners[(r + i) % runners.length]!
+        const res = await bench(port, pid, args, N * tests.length)
+        cpus[who].push(res.cpu)
+        for (const t of tests) best[who].set(t, Math.max(best[who].get(t) ?? 0, res.rps.get(t) ?? 0))
       }
     }
+    const median = (xs: number[]) =>
+      xs.length === 0 ? 'n/a' : [...xs].sort((a, b) => a - b)[xs.length >> 1]!.toFixed(1)
     for (const t of tests) {
-      const a = best.nut.get(t) ?? 0
-      const b = best.ours.get(t) ?? 0
+      const [a, b, f] = (['nut', 'ours', 'floor'] as const).map((w) => best[w].get(t) ?? 0)
       rows.push([
         t === 'MGET' ? 'MGET (10 keys)' : t,
         label,
-        a.toFixed(0),
-        b.toFixed(0),
-        a > 0 ? `${(b / a).toFixed(2)}x` : 'n/a',
+        a!.toFixed(0),
+        b!.toFixed(0),
+        a! > 0 ? `${(b! / a!).toFixed(2)}x` : 'n/a',
+        f! > 0 ? f!.toFixed(0) : 'n/a',
+        a! > 0 && f! > 0 ? `${(f! / a!).toFixed(2)}x` : 'n/a',
+        `${median(cpus.nut)}, ${median(cpus.ours)}, ${median(cpus.floor)}`,
       ])
     }
   }
@@ -118,6 +162,10 @@ try {
   for (const r of rows)
     console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
   console.log('targets: ratio >= 1.0x at -P 1 and >= 0.8x at -P 16 (GET/SET)')
+  console.log(
+    "node floor: raw forwarding on Node's net API, no command table, health or timeouts (bench/proxy-floor.mjs); " +
+      'cpu: the proxy process only, all threads, over both tests of a run',
+  )
 } finally {
   for (const c of children) c.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
