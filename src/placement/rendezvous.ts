@@ -123,8 +123,8 @@ export class Rendezvous implements Placement {
   ranking(key: Key, limit?: number): string[] {
     if (limit === undefined || checkLimit(limit) >= this.size)
       return this.#rank(key).map((i) => this.#ids[i]!)
+    // limit < size: not empty.
     digestInto(key)
-    if (this.size === 0) throw noServers()
     return this.#table.top(lastA(), lastB(), 0, this.size, limit).map((k) => this.#slotIds[k]!)
   }
 
