@@ -42,6 +42,21 @@ function keyOf(buf, at) {
   return [eol + 2, len]
 }
 
+/**
+ * Calls `each(buf, start, stop)` for every whole RESP value in `holder.rest` (what an earlier chunk left
+ * incomplete) followed by `chunk`, and keeps the incomplete end in `holder.rest`.
+ */
+function values(holder, chunk, each) {
+  const buf = holder.rest === null ? chunk : Buffer.concat([holder.rest, chunk])
+  holder.rest = null
+  let at = 0
+  for (let stop = end(buf, at); stop >= 0; stop = end(buf, at)) {
+    each(buf, at, stop)
+    at = stop
+  }
+  if (at < buf.length) holder.rest = buf.subarray(at)
+}
+
 function fnv1a(buf, at, len) {
   let h = 0x811c9dc5
   for (let i = at; i < at + len; i++) h = Math.imul(h ^ buf[i], 0x01000193)
@@ -66,18 +81,11 @@ class Backend {
     this.socket.on('data', (chunk) => this.onData(chunk))
   }
   onData(chunk) {
-    const buf = this.rest === null ? chunk : Buffer.concat([this.rest, chunk])
-    this.rest = null
-    let at = 0
-    for (;;) {
-      const stop = end(buf, at)
-      if (stop < 0) break
+    values(this, chunk, (buf, at, stop) => {
       const [client, slot] = this.waiting.shift()
       client.replies[slot] = buf.subarray(at, stop)
       if (slot === client.head) dirty.add(client)
-      at = stop
-    }
-    if (at < buf.length) this.rest = buf.subarray(at)
+    })
     schedule()
   }
 }
@@ -112,20 +120,13 @@ function flush() {
 createServer({ noDelay: true }, (socket) => {
   const c = new Client(socket)
   socket.on('data', (chunk) => {
-    const buf = c.rest === null ? chunk : Buffer.concat([c.rest, chunk])
-    c.rest = null
-    let at = 0
-    for (;;) {
-      const stop = end(buf, at)
-      if (stop < 0) break
+    values(c, chunk, (buf, at, stop) => {
       const [k, len] = keyOf(buf, at)
       const b = backends[fnv1a(buf, k, len) % backends.length]
       b.out.push(buf.subarray(at, stop))
       b.waiting.push([c, c.replies.length])
       c.replies.push(undefined)
-      at = stop
-    }
-    if (at < buf.length) c.rest = buf.subarray(at)
+    })
     schedule()
   })
   socket.on('error', () => socket.destroy())
