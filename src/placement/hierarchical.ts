@@ -161,16 +161,14 @@ export class HierarchicalRendezvous implements Placement {
     if (!Number.isInteger(n) || n < 0)
       throw new TypeError(`pickN: n must be a non-negative integer, got ${n}`)
     if (n === 1) return [this.pick(key)]
-    const chosen = this.#hasZones
-      ? pickZones((m) => this.#rank(key, m), this.size, this.#zoneOf, this.#zones, n)
-      : this.#rank(key, n).slice(0, n)
+    if (!this.#hasZones) return this.ranking(key, n)
+    const chosen = pickZones((m) => this.#rank(key, m), this.size, this.#zoneOf, this.#zones, n)
     return chosen.map((i) => this.#ids[i]!)
   }
 
   ranking(key: Key, limit = Number.POSITIVE_INFINITY): string[] {
     const out = this.#rank(key, checkLimit(limit))
-    if (out.length > limit) out.length = limit
-    return out.map((i) => this.#ids[i]!)
+    return (out.length > limit ? out.slice(0, limit) : out).map((i) => this.#ids[i]!)
   }
 
   #with(servers: readonly ServerInput[]): HierarchicalRendezvous {

@@ -107,11 +107,11 @@ export class Rendezvous implements Placement {
     if (!Number.isInteger(n) || n < 0)
       throw new TypeError(`pickN: n must be a non-negative integer, got ${n}`)
     if (n === 1) return [this.pick(key)]
+    if (!this.#hasZones) return this.ranking(key, n)
     digestInto(key)
     if (this.size === 0) throw noServers()
     const ka = lastA()
     const kb = lastB()
-    if (!this.#hasZones) return this.#table.top(ka, kb, 0, this.size, n).map((k) => this.#slotIds[k]!)
     const server = this.#slotServer
     const prefix = (m: number) => {
       const slots = this.#table.top(ka, kb, 0, this.size, m)
@@ -121,10 +121,10 @@ export class Rendezvous implements Placement {
   }
 
   ranking(key: Key, limit?: number): string[] {
-    if (limit === undefined || checkLimit(limit) >= this.size)
-      return this.#rank(key).map((i) => this.#ids[i]!)
-    // limit < size: not empty.
+    if (limit === undefined) return this.#rank(key).map((i) => this.#ids[i]!)
+    checkLimit(limit)
     digestInto(key)
+    if (this.size === 0) throw noServers()
     return this.#table.top(lastA(), lastB(), 0, this.size, limit).map((k) => this.#slotIds[k]!)
   }
 
