@@ -1,5 +1,7 @@
 // Placement hot path: lookups/s, balance, movement and memory of our strategies against hashring, skeleton-rendezvous and jump hash.
 import { createRequire } from 'node:module'
+import { availableParallelism } from 'node:os'
+import { isMainThread, parentPort, Worker } from 'node:worker_threads'
 import HashRing from 'hashring'
 import { idealCounts, maxOverMean, sampleKeyArray, sampleKeys } from '../src/cli/sample.js'
 import { digestInto, lastA, lastB } from '../src/placement/hash.js'
@@ -8,7 +10,8 @@ import { Rendezvous } from '../src/placement/rendezvous.js'
 import { simd } from '../src/placement/simd.js'
 
 const KEYS = 1_000_000
-const SIZES = [10, 100, 1000, 10000]
+/** N, all by default; PLACEMENT_SIZES=1000,10000 runs only those (the targets of the others are skipped). */
+const SIZES = sizes(process.env.PLACEMENT_SIZES ?? '10,100,1000,10000')
 const SEED = 20240601
 /** Balance of ours is judged on at least this many key sets (the timed set and fresh ones of as many keys). */
 const BALANCE_SETS = 5
@@ -22,7 +25,7 @@ const RESOLVE = 0.5
 /**
  * Wall-clock budget in seconds per strategy of ours and N for those extra sets, and again for the extra changes
  * (environment variable PLACEMENT_DECIDE_SECONDS). The default fits what 1000 servers with a different weight each
- * need (about 140 key sets and 30 adds and removes, 80 and 35 s on a 2-core machine), with room for a slower
+ * need (about 140 key sets and 30 adds and removes, 40 and 18 s on a 2-core machine's two workers), with room for a slower
  * spell. Where the budget cannot resolve a target (at 10,000 servers that takes hundreds of millions of
  * lookups), the check stays undecided and says how long it would take.
  */
@@ -32,6 +35,11 @@ if (!(DECIDE_BUDGET >= 0)) {
     `PLACEMENT_DECIDE_SECONDS must be a number of seconds, got ${process.env.PLACEMENT_DECIDE_SECONDS}`,
   )
 }
+/**
+ * The extra key sets and changes are independent of each other: they run on this many worker threads (one a
+ * core), after the timed runs, so that they do not disturb them.
+ */
+const WORKERS = availableParallelism()
 /** Timing: median of this many runs, after one warm-up run. */
 const RUNS = 5
 /**
@@ -260,7 +268,7 @@ interface Row {
   removeUntouched: number
   changes: number
   changesNeeded: number
-  /** Seconds one pass over the balance and movement keys takes. */
+  /** Wall-clock seconds one pass over the balance and movement keys takes, WORKERS of them at a time. */
   passSeconds: number
 }
 
@@ -289,18 +297,14 @@ async function main(): Promise<void> {
     ].join('\n'),
   )
   const rows: Row[] = []
+  const pool = new Pool(WORKERS)
   for (const n of SIZES) {
-    const prepared = STRATEGIES.map((strategy) =>
-      prepare(
-        strategy,
-        Array.from({ length: n }, (_, i) => ({ id: `s${i}`, weight: strategy.weight?.(i) ?? 1 })),
-        keys,
-      ),
-    )
+    const prepared = STRATEGIES.map((strategy) => prepare(strategy, serversOf(strategy, n), keys))
     const rates = timeAll(prepared, keys)
-    rows.push(...prepared.map((p, i) => measure(p, rates[i]!, keys)))
+    for (const [i, p] of prepared.entries()) rows.push(await measure(p, rates[i]!, keys, pool))
     printBlock(n, rows)
   }
+  pool.close()
   printMemory(memory)
   printTargets(rows, memory)
   console.log(`\ntotal bench time ${((performance.now() - started) / 1000).toFixed(0)}s`)
@@ -358,16 +362,19 @@ function movementLimit(strategy: Strategy): number {
 }
 
 /** Balance and movement of a prepared strategy timed at `measuredRate`. */
-function measure(
+async function measure(
   { strategy, servers, inst, timedKeys }: Prepared,
   measuredRate: number,
   keys: readonly string[],
-): Row {
+  pool: Pool,
+): Promise<Row> {
   const n = servers.length
   const budget = strategy.ours ? 0 : 1
   // Balance and movement over as many keys as fit one pass budget.
   const count = niceCount(measuredRate * PASS_BUDGET[budget])
   const passSeconds = count / measuredRate
+  // Wall-clock seconds a pass of the extra sets and changes takes, as they run WORKERS at a time.
+  const parallelPass = passSeconds / WORKERS
   const index = new Map(servers.map((s, i) => [s.id, i]))
   const base = owners(inst, keys, count, index)
   const counts = new Float64Array(n)
@@ -391,18 +398,16 @@ function measure(
     // Within the budget, as many as resolve the target; beyond it, what the timed set gives (more sets that
     // still cannot decide would only spend time).
     balanceSets =
-      balanceSetsNeeded * passSeconds <= DECIDE_BUDGET
+      balanceSetsNeeded * parallelPass <= DECIDE_BUDGET
         ? balanceSetsNeeded
         : count === keys.length
           ? BALANCE_SETS
           : 1
   }
-  let balanceSum = observed
-  for (let set = 1; set < balanceSets; set++) {
-    const c = new Float64Array(n)
-    for (const key of sampleKeys(count, SEED + 1000 * set)) c[index.get(inst.pick(key))!]!++
-    balanceSum += maxOverMean(c, weights)
-  }
+  const id = STRATEGIES.indexOf(strategy)
+  const extraSets = Array.from({ length: balanceSets - 1 }, (_, i) =>
+    pool.run<number>({ kind: 'set', strategy: id, n, count, set: i + 1 }),
+  )
   while (ideals.length < balanceSets) ideals.push(idealOf(ideals.length))
   const [ideal, idealSd] = meanSd(ideals)
 
@@ -427,22 +432,23 @@ function measure(
     (seOf(addOptimal) / Math.sqrt(changesNeeded) > target || combined() > target)
   )
   // Within the budget (an add and a remove a change), as many as resolve the target; beyond it, one of each.
-  const changes = 2 * changesNeeded * passSeconds <= DECIDE_BUDGET ? changesNeeded : 1
+  const changes = 2 * changesNeeded * parallelPass <= DECIDE_BUDGET ? changesNeeded : 1
   removeSe.length = changes
+  const changed = Array.from({ length: changes }, (_, j) =>
+    pool.run<Change>({ kind: 'change', strategy: id, n, count, j, victim: victimOf(j), addedWeight, base }),
+  )
+  let balanceSum = observed
+  for (const x of await Promise.all(extraSets)) balanceSum += x
   let addSum = 0
   let removeSum = 0
   let addUntouched = 0
   let removeUntouched = 0
-  for (let j = 0; j < changes; j++) {
-    const added: Srv = { id: `s${n + j}`, weight: addedWeight }
-    index.set(added.id, n)
-    const a = moves(base, owners(inst.add(added), keys, count, index), n)
-    addSum += a.moved / count / addOptimal
-    addUntouched += a.betweenUntouched
+  for (const [j, c] of (await Promise.all(changed)).entries()) {
+    addSum += c.add.moved / count / addOptimal
+    addUntouched += c.add.betweenUntouched
     const victim = victimOf(j)
-    const r = moves(base, owners(inst.remove(servers[victim]!.id), keys, count, index), victim)
-    removeSum += r.moved / count / (weights[victim]! / totalW)
-    removeUntouched += r.betweenUntouched
+    removeSum += c.remove.moved / count / (weights[victim]! / totalW)
+    removeUntouched += c.remove.betweenUntouched
   }
   return {
     strategy,
@@ -466,7 +472,7 @@ function measure(
     removeUntouched,
     changes,
     changesNeeded,
-    passSeconds,
+    passSeconds: parallelPass,
   }
 }
 
@@ -493,6 +499,133 @@ function chiSquare(counts: Float64Array, weights: readonly number[]): number {
 
 function niceCount(x: number): number {
   return NICE_COUNTS.find((c) => c <= x) ?? NICE_COUNTS[NICE_COUNTS.length - 1]!
+}
+
+function serversOf(strategy: Strategy, n: number): Srv[] {
+  return Array.from({ length: n }, (_, i) => ({ id: `s${i}`, weight: strategy.weight?.(i) ?? 1 }))
+}
+
+/** Work for a worker thread: one extra balance key set, or one add and one remove. */
+type Job =
+  | { kind: 'set'; strategy: number; n: number; count: number; set: number }
+  | {
+      kind: 'change'
+      strategy: number
+      n: number
+      count: number
+      /** The j-th change adds server `s${n + j}` of weight addedWeight, and removes server number `victim`. */
+      j: number
+      victim: number
+      addedWeight: number
+      /** Owners of the first `count` keys before the change. */
+      base: Int32Array
+    }
+
+interface Change {
+  add: { moved: number; betweenUntouched: number }
+  remove: { moved: number; betweenUntouched: number }
+}
+
+/** Runs jobs on worker threads, each loaded with this file (through tsx, as the main thread was). */
+class Pool {
+  readonly #size: number
+  readonly #idle: Worker[] = []
+  readonly #all: Worker[] = []
+  readonly #queue: { job: Job; done: (result: unknown) => void; fail: (err: Error) => void }[] = []
+
+  constructor(size: number) {
+    this.#size = size
+  }
+
+  run<T>(job: Job): Promise<T> {
+    return new Promise<T>((done, fail) => {
+      this.#queue.push({ job, done: done as (result: unknown) => void, fail })
+      this.#next()
+    })
+  }
+
+  close(): void {
+    for (const w of this.#all) void w.terminate()
+  }
+
+  #next(): void {
+    // Workers start on first use, so that none exists while the first strategies are timed.
+    if (this.#idle.length === 0 && this.#all.length < this.#size) this.#idle.push(this.#spawn())
+    while (this.#idle.length > 0 && this.#queue.length > 0) {
+      const w = this.#idle.pop()!
+      const item = this.#queue.shift()!
+      const onError = (err: Error) => item.fail(err)
+      w.once('error', onError)
+      w.once('message', (result: unknown) => {
+        w.off('error', onError)
+        item.done(result)
+        this.#idle.push(w)
+        this.#next()
+      })
+      w.postMessage(item.job)
+    }
+  }
+
+  #spawn(): Worker {
+    const tsx = import.meta.resolve('tsx/esm/api')
+    const entry = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}) })`
+    const w = new Worker(entry, { eval: true })
+    this.#all.push(w)
+    return w
+  }
+}
+
+/** A worker thread's side: builds the placement a job names (the last one is kept) and runs the job. */
+function serve(): void {
+  let keys: string[] | undefined
+  let built:
+    | { strategy: number; n: number; servers: Srv[]; inst: Instance; index: Map<string, number> }
+    | undefined
+  parentPort!.on('message', (job: Job) => {
+    if (built === undefined || built.strategy !== job.strategy || built.n !== job.n) {
+      const servers = serversOf(STRATEGIES[job.strategy]!, job.n)
+      const inst = STRATEGIES[job.strategy]!.build(servers)
+      built = {
+        strategy: job.strategy,
+        n: job.n,
+        servers,
+        inst,
+        index: new Map(servers.map((s, i) => [s.id, i])),
+      }
+    }
+    const { servers, inst, index } = built
+    if (job.kind === 'set') {
+      const c = new Float64Array(job.n)
+      for (const key of sampleKeys(job.count, SEED + 1000 * job.set)) c[index.get(inst.pick(key))!]!++
+      parentPort!.postMessage(
+        maxOverMean(
+          c,
+          servers.map((s) => s.weight),
+        ),
+      )
+      return
+    }
+    keys ??= sampleKeyArray(KEYS, SEED)
+    const added: Srv = { id: `s${job.n + job.j}`, weight: job.addedWeight }
+    index.set(added.id, job.n)
+    const change: Change = {
+      add: moves(job.base, owners(inst.add(added), keys, job.count, index), job.n),
+      remove: moves(
+        job.base,
+        owners(inst.remove(servers[job.victim]!.id), keys, job.count, index),
+        job.victim,
+      ),
+    }
+    parentPort!.postMessage(change)
+  })
+}
+
+function sizes(list: string): number[] {
+  const out = list.split(',').map((x) => Number(x.trim()))
+  if (out.length === 0 || !out.every((x) => Number.isInteger(x) && x > 0)) {
+    throw new Error(`PLACEMENT_SIZES must be a comma-separated list of server counts, got ${list}`)
+  }
+  return out
 }
 
 function owners(
@@ -640,7 +773,7 @@ function printTargets(rows: Row[], memory: Memory): void {
       const w = get(name, n)
       const f = get('flat', n)
       const x = w && f ? w.rate / f.rate : Number.NaN
-      lines.push([x >= 0.7, `${name} at N=${n}: ${x.toFixed(2)}x flat >= 0.70x`])
+      lines.push([w && f && x >= 0.7, `${name} at N=${n}: ${x.toFixed(2)}x flat >= 0.70x`])
     }
   }
   rate('hierarchical', 1000, 3e6)
@@ -715,4 +848,5 @@ function fmtInt(n: number): string {
   return n.toLocaleString('en-US')
 }
 
-await main()
+if (isMainThread) await main()
+else serve()
