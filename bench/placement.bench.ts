@@ -437,6 +437,14 @@ async function measure(
   const changed = Array.from({ length: changes }, (_, j) =>
     pool.run<Change>({ kind: 'change', strategy: id, n, count, j, victim: victimOf(j), addedWeight, base }),
   )
+  // A long wait says what it is for (stderr, off the report).
+  const seconds = (balanceSets - 1 + 2 * changes) * parallelPass
+  if (seconds >= 30) {
+    process.stderr.write(
+      `  N=${n} ${strategy.name}: ${balanceSets - 1} more key sets and ${changes} adds and removes of ` +
+        `${fmtInt(count)} keys, about ${fmtInt(Math.round(seconds))} s on ${WORKERS} workers\n`,
+    )
+  }
   let balanceSum = observed
   for (const x of await Promise.all(extraSets)) balanceSum += x
   let addSum = 0
