@@ -4,7 +4,7 @@
 ;; cannot decide: the caller then runs the exact loops in JavaScript.
 ;;
 ;; `uniform` and `weighted` read the n server digests (i32) at $sa, and `weighted` n factors (f32) at $iw; both
-;; may read up to 12 bytes past the end of either array, and those lanes are masked out. Bytes 0 to 31 of the
+;; may read up to 12 bytes past the end of either array, and those lanes are masked out. Bytes 0 to 47 of the
 ;; memory are scratch for `lanes`; blocks are allocated after them.
 (module
   (memory (export "memory") 1)
@@ -266,20 +266,37 @@
       (i32.or (i32.shl (local.get $bestBlock) (i32.const 10)) (i32.and (local.get $best) (i32.const 1023)))
       (local.get $second)))
 
-  ;; Unequal weights in at most four classes of equal weight, each class given lanes of its own: row r holds in
-  ;; lane l the digest (at $sa) and the slot index (at $ix; -1 where the lane has no more servers) of its class's
-  ;; next server, so that each lane keeps the largest draw of one class as `uniform` does; $liw holds each lane's
-  ;; wmax / w (f32, rounded down). The lanes' winners are then bounded as in `weighted`. Answers the winner's
-  ;; slot index or -1 (a tie on the top bits in the winner's lane, or winners too close to tell). Uses bytes 0
-  ;; to 31 of the memory as scratch.
-  (func (export "lanes") (param $ka i32) (param $sa i32) (param $ix i32) (param $liw i32) (param $rows i32)
-    (result i32)
-    (local $kav v128) (local $m1 v128) (local $m2 v128) (local $p v128) (local $t v128) (local $i v128)
-    (local $end i32) (local $lane i32) (local $best i32) (local $d f64) (local $lo f64) (local $hi f64)
+;; Unequal weights in at most four classes of equal weight, each class given lanes of its own: row r holds in
+  ;; lane l the digest (at $sa) of its class's next server, so that each lane keeps the largest draw of one class
+  ;; as `uniform` does. Rows [0, $full) are whole; past them lane l holds servers up to its own count (the i32 at
+  ;; $liw + 16 + 4l) and later rows of it are masked out. $liw holds each lane's wmax / w (f32, rounded down),
+  ;; and $ix the slot index of each (row, lane), read for the winner alone. Rows go in blocks of 1024, each lane
+  ;; packing (top21 << 10) | row in the block; per lane, the blocks' largest and second largest are merged, with
+  ;; the block of the largest. The lanes' winners are then bounded as in `weighted`. Answers the winner's slot
+  ;; index or -1 (a tie on the top bits in the winner's lane, or winners too close to tell). Uses bytes 0 to 47
+  ;; of the memory as scratch.
+  (func (export "lanes") (param $ka i32) (param $sa i32) (param $ix i32) (param $liw i32) (param $full i32)
+    (param $rows i32) (result i32)
+    (local $kav v128) (local $m1 v128) (local $m2 v128) (local $p v128) (local $t v128) (local $row v128)
+    (local $rm1 v128) (local $rm2 v128) (local $rb v128) (local $blk v128) (local $cnt v128)
+    (local $sa0 i32) (local $end i32) (local $fullEnd i32) (local $blockEnd i32) (local $stop i32)
+    (local $lane i32) (local $best i32) (local $d f64) (local $lo f64) (local $hi f64)
     (local $aTop i32) (local $aW f64) (local $t3 f64) (local $sq f64)
     (local.set $kav (i32x4.splat (local.get $ka)))
+    (local.set $sa0 (local.get $sa))
     (local.set $end (i32.add (local.get $sa) (i32.shl (local.get $rows) (i32.const 4))))
-    (loop $next
+    (local.set $fullEnd (i32.add (local.get $sa) (i32.shl (local.get $full) (i32.const 4))))
+    (local.set $cnt (v128.load offset=16 (local.get $liw)))
+    (loop $blocks
+      (local.set $m1 (v128.const i32x4 0 0 0 0))
+      (local.set $m2 (v128.const i32x4 0 0 0 0))
+      (local.set $row (v128.const i32x4 0 0 0 0))
+      ;; up to 1024 rows, 16 kB
+      (local.set $blockEnd (i32.add (local.get $sa) (i32.const 16384)))
+      (if (i32.gt_u (local.get $blockEnd) (local.get $end)) (then (local.set $blockEnd (local.get $end))))
+      (local.set $stop (select (local.get $fullEnd) (local.get $blockEnd)
+        (i32.lt_u (local.get $fullEnd) (local.get $blockEnd))))
+      (if (i32.lt_u (local.get $sa) (local.get $stop)) (then (loop $next
       ;; fmix32, written out (a call here is not inlined)
       (local.set $p (v128.xor (v128.load (local.get $sa)) (local.get $kav)))
       (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
@@ -287,21 +304,43 @@
       (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 13))))
       (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
       (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
-      ;; (top21 << 10) | slot, and 0 in lanes without a server
-      (local.set $i (v128.load (local.get $ix)))
-      (local.set $p (v128.and
-        (v128.or (i32x4.shl (i32x4.shr_u (local.get $p) (i32.const 11)) (i32.const 10)) (local.get $i))
-        (i32x4.ge_s (local.get $i) (v128.const i32x4 0 0 0 0))))
+      (local.set $p (v128.or (i32x4.shl (i32x4.shr_u (local.get $p) (i32.const 11)) (i32.const 10))
+        (local.get $row)))
       (local.set $t (i32x4.min_u (local.get $m1) (local.get $p)))
       (local.set $m1 (i32x4.max_u (local.get $m1) (local.get $p)))
       (local.set $m2 (i32x4.max_u (local.get $m2) (local.get $t)))
+      (local.set $row (i32x4.add (local.get $row) (v128.const i32x4 1 1 1 1)))
       (local.set $sa (i32.add (local.get $sa) (i32.const 16)))
-      (local.set $ix (i32.add (local.get $ix) (i32.const 16)))
-      (br_if $next (i32.lt_u (local.get $sa) (local.get $end))))
+      (br_if $next (i32.lt_u (local.get $sa) (local.get $stop))))))
+      ;; rows past $full: lanes past their count count as 0
+      (if (i32.lt_u (local.get $sa) (local.get $blockEnd)) (then (loop $tail
+      (local.set $p (v128.xor (v128.load (local.get $sa)) (local.get $kav)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0x85ebca6b 0x85ebca6b 0x85ebca6b 0x85ebca6b)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 13))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (v128.and
+        (v128.or (i32x4.shl (i32x4.shr_u (local.get $p) (i32.const 11)) (i32.const 10)) (local.get $row))
+        (i32x4.lt_s (i32x4.splat (i32.shr_u (i32.sub (local.get $sa) (local.get $sa0)) (i32.const 4)))
+          (local.get $cnt))))
+      (local.set $t (i32x4.min_u (local.get $m1) (local.get $p)))
+      (local.set $m1 (i32x4.max_u (local.get $m1) (local.get $p)))
+      (local.set $m2 (i32x4.max_u (local.get $m2) (local.get $t)))
+      (local.set $row (i32x4.add (local.get $row) (v128.const i32x4 1 1 1 1)))
+      (local.set $sa (i32.add (local.get $sa) (i32.const 16)))
+      (br_if $tail (i32.lt_u (local.get $sa) (local.get $blockEnd))))))
+      ;; merged with the blocks before, per lane: the largest with its block, and the second largest
+      (local.set $rb (v128.bitselect (local.get $blk) (local.get $rb) (i32x4.gt_u (local.get $m1) (local.get $rm1))))
+      (local.set $rm2 (i32x4.max_u (i32x4.max_u (local.get $rm2) (local.get $m2))
+        (i32x4.min_u (local.get $rm1) (local.get $m1))))
+      (local.set $rm1 (i32x4.max_u (local.get $rm1) (local.get $m1)))
+      (local.set $blk (i32x4.add (local.get $blk) (v128.const i32x4 1 1 1 1)))
+      (br_if $blocks (i32.lt_u (local.get $sa) (local.get $end))))
     ;; each lane's winner: a lower bound of 2^21 * e * iw as in `weighted` (v at least (D - 1) / 2^21, e at least
     ;; v + v^2/2), in f32 rounded down, with the lane's number in the low 2 bits
     (local.set $p (f32x4.convert_i32x4_s (i32x4.sub (v128.const i32x4 0x1fffff 0x1fffff 0x1fffff 0x1fffff)
-      (i32x4.shr_u (local.get $m1) (i32.const 10)))))
+      (i32x4.shr_u (local.get $rm1) (i32.const 10)))))
     (local.set $p (f32x4.add (local.get $p)
       (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))
     (local.set $p (f32x4.mul (local.get $p) (v128.load (local.get $liw))))
@@ -311,9 +350,10 @@
       (i32.const -1)) (i32.const 3)))
     (local.set $lo (f64.promote_f32 (f32.reinterpret_i32
       (i32.and (i32.xor (global.get $second) (i32.const -1)) (i32.const -4)))))
-    ;; the winning lane's largest and second largest, through the scratch bytes at 0
-    (v128.store (i32.const 0) (local.get $m1))
-    (v128.store offset=16 (i32.const 0) (local.get $m2))
+    ;; the winning lane's largest, second largest and block, through the scratch bytes at 0
+    (v128.store (i32.const 0) (local.get $rm1))
+    (v128.store offset=16 (i32.const 0) (local.get $rm2))
+    (v128.store offset=32 (i32.const 0) (local.get $rb))
     (local.set $best (i32.load (i32.shl (local.get $lane) (i32.const 2))))
     (local.set $aTop (i32.shr_u (local.get $best) (i32.const 10)))
     ;; a tie on the top bits within the lane (or a lane that saw no server)
@@ -332,7 +372,10 @@
           (f64.mul (local.get $sq) (f64.mul (local.get $t3) (f64.const 0x1p-22))))
         (f64.mul (local.get $sq) (f64.mul (local.get $d) (f64.const 0x1p-21))))
       (f64.mul (local.get $aW) (f64.const 1.000004))))
-    (if (result i32) (f64.lt (local.get $hi) (f64.mul (local.get $lo) (local.get $t3)))
-      (then (i32.and (local.get $best) (i32.const 1023)))
-      (else (i32.const -1))))
+    (if (i32.eqz (f64.lt (local.get $hi) (f64.mul (local.get $lo) (local.get $t3))))
+      (then (return (i32.const -1))))
+    ;; the slot at (row, lane): row = block * 1024 + row in block
+    (i32.load (i32.add (local.get $ix) (i32.shl (i32.or (i32.shl (i32.or
+      (i32.shl (i32.load offset=32 (i32.shl (local.get $lane) (i32.const 2))) (i32.const 10))
+      (i32.and (local.get $best) (i32.const 1023))) (i32.const 2)) (local.get $lane)) (i32.const 2)))))
 )

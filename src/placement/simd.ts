@@ -19,7 +19,7 @@ interface PickExports {
   uniform(ka: number, sa: number, n: number): number
   group(ka: number, sa: number, n: number): number
   weighted(ka: number, sa: number, iw: number, n: number, tight: number): number
-  lanes(ka: number, sa: number, ix: number, liw: number, rows: number): number
+  lanes(ka: number, sa: number, ix: number, liw: number, full: number, rows: number): number
 }
 
 /** Byte offset and size of a block of the shared memory. */
@@ -31,7 +31,7 @@ interface Block {
 /** Bytes a block may be read past its end (the last vector of four lanes). */
 const OVERREAD = 16
 /** Bytes at the start of the memory that pick.wat uses as scratch. */
-const SCRATCH = 32
+const SCRATCH = 48
 const PAGE = 65536
 
 /**
@@ -43,7 +43,7 @@ export class Simd {
   readonly uniform: (ka: number, sa: number, n: number) => number
   readonly group: (ka: number, sa: number, n: number) => number
   readonly weighted: (ka: number, sa: number, iw: number, n: number, tight: number) => number
-  readonly lanes: (ka: number, sa: number, ix: number, liw: number, rows: number) => number
+  readonly lanes: (ka: number, sa: number, ix: number, liw: number, full: number, rows: number) => number
   readonly #memory: WasmMemory
   #end = SCRATCH
   /** Free blocks, sorted by offset, never adjacent (freeing merges neighbours). */

@@ -135,6 +135,7 @@ export class ScoreTable {
   readonly #lanesIx: number = -1
   readonly #lanesIw: number = -1
   readonly #rows: number = 0
+  readonly #full: number = 0
   /** Which SIMD pick covers the whole table, for {@link pickSimd}: WHOLE_NONE, _UNIFORM, _LANES or _WEIGHTED. */
   readonly #whole: number = WHOLE_NONE
   // Scratch for rankings (draws and scores by slot), reused across calls.
@@ -201,12 +202,13 @@ export class ScoreTable {
         const iw = new Float32Array(whole).fill(Number.POSITIVE_INFINITY)
         for (let k = 0; k < n; k++) iw[k] = Math.fround((SIMD_IW_SHRINK * wmax) / servers[slots[k]!]!.weight)
         this.#simdIw = simd!.store(this, iw)
-        const lanes = this.#simdIw >= 0 && n <= PACKED_MAX ? lanesOf(servers, slots, this.sa, iw) : null
+        const lanes = this.#simdIw >= 0 ? lanesOf(servers, slots, this.sa, iw) : null
         if (lanes !== null) {
           this.#lanesSa = simd!.store(this, lanes.sa)
           this.#lanesIx = simd!.store(this, lanes.ix)
           this.#lanesIw = simd!.store(this, lanes.iw)
           this.#rows = lanes.sa.length / 4
+          this.#full = lanes.full
         }
       }
       if (this.#simdSa >= 0) {
@@ -226,7 +228,8 @@ export class ScoreTable {
     const kind = this.#whole
     if (kind === WHOLE_UNIFORM) return simd!.uniform(ka, this.#simdSa, this.sa.length)
     if (kind === WHOLE_NONE) return -1
-    if (kind === WHOLE_LANES) return simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#rows)
+    if (kind === WHOLE_LANES)
+      return simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#full, this.#rows)
     // Over the padded copies (see the constructor): whole vectors only.
     const n = this.sa.length
     return weightedSimd(ka, this.#simdSa, this.#simdIw, n, (n + 3) & ~3)
@@ -566,16 +569,17 @@ function weightedSimd(ka: number, sa: number, iw: number, n: number, vectorN: nu
 /**
  * The lanes layout of a table with at most MAX_CLASSES distinct weights, or null when it does not fit: each weight
  * (class) gets at least one of four lanes and the largest classes the rest, and row r holds in each lane the next
- * server of its class, as digest (`sa`) and slot index (`ix`, -1 once the lane's class has run out); `iw` holds
- * each lane's factor wmax / w, taken from the slots' factors `slotIw`. Null also when all four lanes cannot be
- * filled or when the rows would be more than half padding.
+ * server of its class, as digest (`sa`) and slot index (`ix`). Lanes run out at different rows: rows below `full`
+ * are whole, and `iw` holds each lane's factor wmax / w (f32 bits, taken from the slots' factors `slotIw`) then
+ * each lane's count of rows. Null also when all four lanes cannot be filled or when the rows would be more than
+ * half padding.
  */
 function lanesOf(
   servers: readonly Server[],
   slots: ArrayLike<number>,
   sa: Int32Array,
   slotIw: Float32Array,
-): { sa: Int32Array; ix: Int32Array; iw: Float32Array } | null {
+): { sa: Int32Array; ix: Int32Array; iw: Int32Array; full: number } | null {
   const byWeight = new Map<number, number[]>()
   for (let k = 0; k < slots.length; k++) {
     const w = servers[slots[k]!]!.weight
@@ -599,15 +603,24 @@ function lanesOf(
   }
   const rows = Math.max(...classes.map(([, c], i) => Math.ceil(c.length / lanes[i]!)))
   if (4 * rows > 2 * slots.length) return null
-  const out = { sa: new Int32Array(4 * rows), ix: new Int32Array(4 * rows).fill(-1), iw: new Float32Array(4) }
+  const out = {
+    sa: new Int32Array(4 * rows),
+    ix: new Int32Array(4 * rows).fill(-1),
+    iw: new Int32Array(8),
+    full: rows,
+  }
+  const factors = new Float32Array(out.iw.buffer, 0, 4)
   let lane = 0
   classes.forEach(([, c], i) => {
     for (let j = 0; j < lanes[i]!; j++, lane++) {
-      out.iw[lane] = slotIw[c[0]!]!
-      for (let m = j, r = 0; m < c.length; m += lanes[i]!, r++) {
+      factors[lane] = slotIw[c[0]!]!
+      let r = 0
+      for (let m = j; m < c.length; m += lanes[i]!, r++) {
         out.sa[4 * r + lane] = sa[c[m]!]!
         out.ix[4 * r + lane] = c[m]!
       }
+      out.iw[4 + lane] = r
+      out.full = Math.min(out.full, r)
     }
   })
   return out

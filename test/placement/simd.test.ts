@@ -58,6 +58,7 @@ test('equal weights: SIMD and JavaScript picks agree for every server count', ()
 test('unequal weights: SIMD and JavaScript picks agree, close calls and wide spreads included', () => {
   const weightings: [string, (i: number) => number][] = [
     ['1..4', (i) => 1 + (i % 4)],
+    ['one in 7 heavier', (i) => (i % 7 === 0 ? 3 : 1)],
     ['random', (i) => 0.1 + ((i * 7919) % 1000) / 100],
     ['nearly equal', (i) => 1 + (i % 2) * 1e-7],
     ['one heavy', (i) => (i === 3 ? 1000 : 1)],
@@ -65,7 +66,7 @@ test('unequal weights: SIMD and JavaScript picks agree, close calls and wide spr
     ['spread 2^200', (i) => 2 ** ((i % 5) * 50 - 100)],
   ]
   for (const [name, weight] of weightings) {
-    for (const n of [2, 4, 5, 7, 10, 11, 33, 100, 1000, 1025, 3001]) {
+    for (const n of [2, 4, 5, 7, 10, 11, 33, 100, 1000, 1025, 3001, 4099]) {
       const servers: ServerInput[] = Array.from({ length: n }, (_, i) => ({
         id: `w-${i}`,
         weight: weight(i),
@@ -133,10 +134,13 @@ test('the SIMD pick of a whole table decides most keys, and every key it decides
   const weightings: [string, (i: number) => number][] = [
     ['equal', () => 1],
     ['1..4', (i) => 1 + (i % 4)],
+    // Classes of unequal sizes: lanes that run out at different rows, past which they are masked.
+    ['one in 7 heavier', (i) => (i % 7 === 0 ? 3 : 1)],
+    ['three classes', (i) => [1, 2, 2, 5, 5, 5, 5][i % 7]!],
     ['random', (i) => 0.1 + ((i * 7919) % 1000) / 100],
   ]
   for (const [name, weight] of weightings) {
-    for (const n of [10, 100, 1000, 1024, 1025, 2049, 4100]) {
+    for (const n of [10, 100, 1000, 1024, 1025, 2049, 4100, 9001]) {
       const servers = normalizeServers(
         Array.from({ length: n }, (_, i) => ({ id: `t-${i}`, weight: weight(i) })),
       )
