@@ -5,7 +5,8 @@
 ;;
 ;; `uniform` and `weighted` read the n server digests (i32) at $sa, and `weighted` n factors (f32) at $iw; both
 ;; may read up to 12 bytes past the end of either array, and those lanes are masked out. Bytes 0 to 47 of the
-;; memory are scratch for `lanes`; blocks are allocated after them.
+;; memory are scratch for `lanes`, and `close` writes where it is told (simd.ts gives it the bytes after them);
+;; blocks are allocated after those.
 (module
   (memory (export "memory") 1)
 
@@ -14,6 +15,9 @@
   (global $second (mut i32) (i32.const 0))
   ;; The largest (uniform) or smallest (weighted) packed value of the last pick, for the wide picks.
   (global $first (mut i32) (i32.const 0))
+  ;; When $bound cannot decide: an upper bound, in the units of `weighted`'s lower bounds, of the winner's
+  ;; 2^21 * e * wmax / w (+Infinity when there is none), for `close`.
+  (global $limit (mut f32) (f32.const inf))
   (func $top2 (param $a v128) (param $b v128) (result i32)
     (local $s v128) (local $hi v128) (local $lo v128) (local $x v128)
     ;; pairs (0,1) and (2,3): largest and smallest of each pair in every lane of the pair
@@ -205,7 +209,7 @@
   ;; Whether server $a of a weighted pick (digests at $sa0, factors at $iw0) wins for sure against $second, the
   ;; packed lower bound of the runner-up: $a, or -1.
   (func $bound (param $ka i32) (param $sa0 i32) (param $iw0 i32) (param $a i32) (param $second i32) (result i32)
-    (local $top i32) (local $d f64) (local $t3 f64) (local $sq f64)
+    (local $top i32) (local $d f64) (local $t3 f64) (local $sq f64) (local $hi f64)
     ;; the winner's upper bound, against the second's lower bound. With v = D / 2^21 (at least 1 - u) and
     ;; r = top21 / 2^21 = 1 - v, e = -ln(1 - v) = v + v^2/2 + v^3/3 + ... <= v + v^2/2 + v^3 / (3r).
     ;; (fmix32 of the winner's draw, in scalar code)
@@ -215,26 +219,76 @@
     (local.set $top (i32.xor (local.get $top) (i32.shr_u (local.get $top) (i32.const 13))))
     (local.set $top (i32.mul (local.get $top) (i32.const 0xc2b2ae35)))
     (local.set $top (i32.shr_u (i32.xor (local.get $top) (i32.shr_u (local.get $top) (i32.const 16))) (i32.const 11)))
-    (if (i32.eqz (local.get $top)) (then (return (i32.const -1))))
+    (if (i32.eqz (local.get $top)) (then
+      (global.set $limit (f32.const inf))
+      (return (i32.const -1))))
     ;; e <= v + v^2/2 + v^3 / (3r), times 2^21 * 3r = 3 * top21, which is positive, so that no division is needed:
     ;; with d = D and t3 = 3 * top21 (integers, exact in f64), the second's bound times t3 against
     ;; d t3 + d^2 t3 / 2^22 + d^3 / 2^21, three terms computed side by side (a short chain of dependent steps)
     (local.set $d (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $top))))
     (local.set $t3 (f64.convert_i32_u (i32.mul (local.get $top) (i32.const 3))))
     (local.set $sq (f64.mul (local.get $d) (local.get $d)))
+    (local.set $hi (f64.mul
+      (f64.add
+        (f64.add (f64.mul (local.get $d) (local.get $t3))
+          (f64.mul (local.get $sq) (f64.mul (local.get $t3) (f64.const 0x1p-22))))
+        (f64.mul (local.get $sq) (f64.mul (local.get $d) (f64.const 0x1p-21))))
+      (f64.mul
+        (f64.promote_f32 (f32.load (i32.add (local.get $iw0) (i32.shl (local.get $a) (i32.const 2)))))
+        (f64.const 1.000004))))
     (if (f64.gt
           (f64.mul (f64.promote_f32 (f32.reinterpret_i32 (i32.and (local.get $second) (i32.const -1024))))
             (local.get $t3))
-          (f64.mul
-            (f64.add
-              (f64.add (f64.mul (local.get $d) (local.get $t3))
-                (f64.mul (local.get $sq) (f64.mul (local.get $t3) (f64.const 0x1p-22))))
-              (f64.mul (local.get $sq) (f64.mul (local.get $d) (f64.const 0x1p-21))))
-            (f64.mul
-              (f64.promote_f32 (f32.load (i32.add (local.get $iw0) (i32.shl (local.get $a) (i32.const 2)))))
-              (f64.const 1.000004))))
+          (local.get $hi))
       (then (return (local.get $a))))
+    ;; the winner's upper bound itself, rounded up (a relative 2^-20, far above f32 rounding)
+    (global.set $limit (f32.demote_f64 (f64.mul (f64.div (local.get $hi) (local.get $t3)) (f64.const 1.000001))))
     (i32.const -1))
+
+  ;; For keys `weighted` cannot decide (close calls): the servers that may still win. Runs `weighted` (e bounded by
+  ;; v), then keeps the servers whose lower bound (the same) is at most the winner's upper bound $limit: the
+  ;; winner is among them. Writes their offsets in [0, n), ascending, at $out and answers how many (1 when
+  ;; `weighted` decides), or -1 when more than $cap. Reads whole vectors; lanes past n are left out.
+  (func (export "close") (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (param $out i32)
+    (param $cap i32) (result i32)
+    (local $kav v128) (local $lim v128) (local $p v128) (local $m i32) (local $k i32) (local $count i32)
+    (local $lane i32)
+    (local.set $m (call $weighted (local.get $ka) (local.get $sa) (local.get $iw) (local.get $n) (i32.const 0)))
+    (if (i32.ge_s (local.get $m) (i32.const 0)) (then
+      (i32.store (local.get $out) (local.get $m))
+      (return (i32.const 1))))
+    (local.set $kav (i32x4.splat (local.get $ka)))
+    (local.set $lim (f32x4.splat (global.get $limit)))
+    (loop $next
+      ;; fmix32, written out (a call here is not inlined)
+      (local.set $p (v128.xor (v128.load (local.get $sa)) (local.get $kav)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0x85ebca6b 0x85ebca6b 0x85ebca6b 0x85ebca6b)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 13))))
+      (local.set $p (i32x4.mul (local.get $p) (v128.const i32x4 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35 0xc2b2ae35)))
+      (local.set $p (v128.xor (local.get $p) (i32x4.shr_u (local.get $p) (i32.const 16))))
+      (local.set $p (f32x4.mul
+        (f32x4.convert_i32x4_s (i32x4.sub (v128.const i32x4 0x1fffff 0x1fffff 0x1fffff 0x1fffff)
+          (i32x4.shr_u (local.get $p) (i32.const 11))))
+        (v128.load (local.get $iw))))
+      (local.set $m (i32x4.bitmask (f32x4.le (local.get $p) (local.get $lim))))
+      (if (local.get $m) (then
+        (local.set $lane (i32.const 0))
+        (loop $lanes
+          (if (i32.and (i32.shr_u (local.get $m) (local.get $lane))
+                (i32.lt_u (i32.add (local.get $k) (local.get $lane)) (local.get $n)))
+            (then
+              (if (i32.ge_u (local.get $count) (local.get $cap)) (then (return (i32.const -1))))
+              (i32.store (i32.add (local.get $out) (i32.shl (local.get $count) (i32.const 2)))
+                (i32.add (local.get $k) (local.get $lane)))
+              (local.set $count (i32.add (local.get $count) (i32.const 1)))))
+          (local.set $lane (i32.add (local.get $lane) (i32.const 1)))
+          (br_if $lanes (i32.lt_u (local.get $lane) (i32.const 4))))))
+      (local.set $k (i32.add (local.get $k) (i32.const 4)))
+      (local.set $sa (i32.add (local.get $sa) (i32.const 16)))
+      (local.set $iw (i32.add (local.get $iw) (i32.const 16)))
+      (br_if $next (i32.lt_u (local.get $k) (local.get $n))))
+    (local.get $count))
 
 
   ;; `weighted` over more than 1024 servers: over blocks of 1024, the blocks' smallest and second smallest

@@ -20,6 +20,7 @@ interface PickExports {
   group(ka: number, sa: number, n: number): number
   weighted(ka: number, sa: number, iw: number, n: number, tight: number): number
   lanes(ka: number, sa: number, ix: number, liw: number, full: number, rows: number): number
+  close(ka: number, sa: number, iw: number, n: number, out: number, cap: number): number
 }
 
 /** Byte offset and size of a block of the shared memory. */
@@ -30,8 +31,11 @@ interface Block {
 
 /** Bytes a block may be read past its end (the last vector of four lanes). */
 const OVERREAD = 16
+/** Where in the memory `close` writes its candidates (after the 48 bytes of scratch for `lanes`), and how many. */
+const CLOSE_OUT = 48
+const CLOSE_CAP = 64
 /** Bytes at the start of the memory that pick.wat uses as scratch. */
-const SCRATCH = 48
+const SCRATCH = CLOSE_OUT + 4 * CLOSE_CAP
 const PAGE = 65536
 
 /**
@@ -44,6 +48,7 @@ export class Simd {
   readonly group: (ka: number, sa: number, n: number) => number
   readonly weighted: (ka: number, sa: number, iw: number, n: number, tight: number) => number
   readonly lanes: (ka: number, sa: number, ix: number, liw: number, full: number, rows: number) => number
+  readonly #close: PickExports['close']
   readonly #memory: WasmMemory
   #end = SCRATCH
   /** Free blocks, sorted by offset, never adjacent (freeing merges neighbours). */
@@ -60,7 +65,18 @@ export class Simd {
     this.group = exports.group
     this.weighted = exports.weighted
     this.lanes = exports.lanes
+    this.#close = exports.close
     this.#memory = exports.memory
+  }
+
+  /**
+   * For a key the weighted pick over n servers (digests at `sa`, factors at `iw`) cannot decide: the offsets in
+   * [0, n) of the servers that may still win, ascending (the winner is among them), or null when there are too
+   * many to be worth it. The view is valid until the next call.
+   */
+  close(ka: number, sa: number, iw: number, n: number): Int32Array | null {
+    const count = this.#close(ka, sa, iw, n, CLOSE_OUT, CLOSE_CAP)
+    return count < 0 ? null : new Int32Array(this.#memory.buffer, CLOSE_OUT, count)
   }
 
   /** Bytes in use and free within the memory, for tests. */

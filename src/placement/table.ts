@@ -95,6 +95,11 @@ const MAX_CLASSES = 4
  * 1000; 11% at 10).
  */
 const LOOSE_FROM = 32
+/**
+ * Over this many slots, a key the loose bound leaves undecided goes to {@link Simd.close} at once: there the
+ * tight bound would settle almost none (1 in 92 keys at 10,000 slots, against 32 in 44 at 1000).
+ */
+const TIGHT_MAX = 1024
 /** The SIMD weighted pick's factors are rounded down by this much, so that its lower bounds stay lower bounds. */
 const SIMD_IW_SHRINK = 1 - 2 ** -20
 // What ScoreTable.pickSimd runs for a whole table.
@@ -357,6 +362,13 @@ export class ScoreTable {
   // within reach of the best lower bound, it wins; otherwise the second pass computes the ratios of those
   // within reach, with one logarithm each.
   #pickRatio(ka: number, key: Key, start: number, end: number): number {
+    if (this.#simdIw >= 0) {
+      // The SIMD pick could not decide: its bounds name the few servers that may win (two SIMD passes, where
+      // the first pass below would cost several).
+      const near = simd!.close(ka, this.#simdSa + 4 * start, this.#simdIw + 4 * start, end - start)
+      if (near !== null)
+        return near.length === 1 ? start + near[0]! : this.#bestRatio(ka, key, near, near.length, start)
+    }
     const sa = this.sa
     const wn = this.wn
     this.#cand ??= new Int32Array(sa.length)
@@ -383,23 +395,22 @@ export class ScoreTable {
     // One slot within reach is the winner: the slot that set bestLb is always within reach, and a tie would
     // leave two. Most lookups end here, with no logarithm at all.
     let within = 0
-    let last = -1
-    for (let c = 0; c < nc; c++) {
-      if (candUb[c]! >= bestLb) {
-        within++
-        last = c
-      }
-    }
-    if (within === 1) return cand[last]!
+    for (let c = 0; c < nc; c++) if (candUb[c]! >= bestLb) cand[within++] = cand[c]!
+    return within === 1 ? cand[0]! : this.#bestRatio(ka, key, cand, within, 0)
+  }
+
+  /** Of the slots base + slots[0 .. count), the winner by the ratios, close ones settled by the spec's scores. */
+  #bestRatio(ka: number, key: Key, slots: Int32Array, count: number, base: number): number {
     digestInto(key)
     const kb = lastB()
+    const sa = this.sa
     const sb = this.sb
+    const wn = this.wn
     let best = -1
     let bestR = -1
     let bestD = -1
-    for (let c = 0; c < nc; c++) {
-      if (candUb[c]! < bestLb) continue
-      const k = cand[c]!
+    for (let c = 0; c < count; c++) {
+      const k = base + slots[c]!
       const hi = fmix32i(ka ^ sa[k]!)
       const d = (hi >>> 11) * TWO32 + mixLow(kb, sb[k]!, hi)
       const e = -Math.log((d + 1) * TWO_M53)
@@ -563,7 +574,7 @@ function ranksBefore(s: number, d: number, r: number, s2: number, d2: number, r2
  */
 function weightedSimd(ka: number, sa: number, iw: number, n: number, vectorN: number): number {
   const r = n < LOOSE_FROM ? -1 : simd!.weighted(ka, sa, iw, vectorN, 0)
-  return r >= 0 ? r : simd!.weighted(ka, sa, iw, vectorN, 1)
+  return r >= 0 || n > TIGHT_MAX ? r : simd!.weighted(ka, sa, iw, vectorN, 1)
 }
 
 /**

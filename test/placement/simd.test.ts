@@ -160,3 +160,45 @@ test('the SIMD pick of a whole table decides most keys, and every key it decides
     }
   }
 })
+
+test('keys the SIMD weighted pick leaves undecided are settled among the servers its bounds name, as JavaScript settles them', () => {
+  // Those keys go to simd.close, which names the servers whose lower bound reaches the winner's upper bound; a
+  // bound too tight there would leave the true winner out. The names it gives are recorded on the way.
+  const close = simd!.close
+  let named: number[] | null = null
+  simd!.close = function (this: typeof simd, ...args: Parameters<typeof close>) {
+    const near = close.apply(this, args)
+    named = near === null ? null : [...near]
+    return near
+  }
+  try {
+    for (const n of [40, 1000, 5000]) {
+      const servers = normalizeServers(
+        Array.from({ length: n }, (_, i) => ({ id: `c-${i}`, weight: 0.5 + ((i * 7919) % 10007) / 1000 })),
+      )
+      const digests = digestServers(servers)
+      const slots = [...servers.keys()]
+      const on = new ScoreTable(servers, digests, slots)
+      setSimdEnabled(false)
+      const off = new ScoreTable(servers, digests, slots)
+      setSimdEnabled(true)
+      let undecided = 0
+      for (let i = 0; i < 200_000 && undecided < 30; i++) {
+        const key = `close:${i}`
+        laneAInto(key)
+        const ka = lastA()
+        if (on.pickSimd(ka) >= 0) continue
+        undecided++
+        named = null
+        const got = on.pickExact(ka, key, 0, n)
+        const exact = off.pickExact(ka, key, 0, n)
+        assert.ok(named !== null, `${n}: key ${key}: simd.close named no servers`)
+        assert.ok((named as number[]).includes(exact), `${n}: key ${key}: winner ${exact} not in ${named}`)
+        assert.equal(got, exact, `${n}: key ${key}`)
+      }
+      assert.equal(undecided, 30, `${n}: only ${undecided} undecided keys found`)
+    }
+  } finally {
+    simd!.close = close
+  }
+})
