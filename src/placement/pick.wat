@@ -132,9 +132,10 @@
   ;; offset (positive floats order as their bits). The server with the smallest wins when the second smallest
   ;; lower bound is above its upper bound, with a relative margin far above the rounding of the spec's scores.
   (func $weighted (export "weighted") (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (param $tight i32)
-    (result i32)
+    (param $kt i32) (result i32)
     (local $kav v128) (local $nv v128) (local $idx v128) (local $m1 v128) (local $m2 v128) (local $p v128)
     (local $t v128) (local $end i32) (local $full i32) (local $sa0 i32) (local $iw0 i32) (local $best i32) (local $a i32)
+    (local $ab i32) (local $e i32)
     (if (i32.gt_u (local.get $n) (i32.const 1024)) (then (return
       (call $weightedWide (local.get $ka) (local.get $sa) (local.get $iw) (local.get $n) (local.get $tight)))))
     (local.set $kav (i32x4.splat (local.get $ka)))
@@ -202,8 +203,22 @@
     (local.set $best (i32.xor (call $top2 (v128.not (local.get $m1)) (v128.not (local.get $m2))) (i32.const -1)))
     (global.set $first (local.get $best))
     (global.set $second (i32.xor (global.get $second) (i32.const -1)))
+    ;; a block of `weightedWide`: the decision is taken on the merged blocks
+    (if (i32.lt_s (local.get $kt) (i32.const 0)) (then (return (i32.const -1))))
     (local.set $a (i32.and (local.get $best) (i32.const 1023)))
     (if (i32.eq (global.get $second) (i32.const -1)) (then (return (local.get $a))))
+    ;; Most keys are decided from the two packed lower bounds alone, A (the winner's) and B, in integer steps: for
+    ;; positive floats, B's bits at least k above A's mean B >= A (1 + k / 2^24). The table at $kt holds for each
+    ;; binary exponent of A (0 to 20; loose bound first, then tight) the k at which B is above the winner's upper
+    ;; bound for any server with that A (ScoreTable works it out from the largest factor); keys it cannot settle
+    ;; go to $bound, which recomputes the winner's draw.
+    (local.set $ab (i32.and (local.get $best) (i32.const -1024)))
+    (local.set $e (i32.sub (i32.shr_u (local.get $ab) (i32.const 23)) (i32.const 127)))
+    (if (i32.lt_u (local.get $e) (i32.const 21)) (then
+      (if (i32.gt_u (i32.sub (i32.and (global.get $second) (i32.const -1024)) (local.get $ab))
+            (i32.load (i32.add (local.get $kt) (i32.shl
+              (i32.add (local.get $e) (select (i32.const 21) (i32.const 0) (local.get $tight))) (i32.const 2)))))
+        (then (return (local.get $a))))))
     (call $bound (local.get $ka) (local.get $sa0) (local.get $iw0) (local.get $a) (global.get $second)))
 
   ;; Whether server $a of a weighted pick (digests at $sa0, factors at $iw0) wins for sure against $second, the
@@ -249,11 +264,12 @@
   ;; v), then keeps the servers whose lower bound (the same) is at most the winner's upper bound $limit: the
   ;; winner is among them. Writes their offsets in [0, n), ascending, at $out and answers how many (1 when
   ;; `weighted` decides), or -1 when more than $cap. Reads whole vectors; lanes past n are left out.
-  (func (export "close") (param $ka i32) (param $sa i32) (param $iw i32) (param $n i32) (param $out i32)
-    (param $cap i32) (result i32)
+  (func (export "close") (param $ka i32) (param $sa i32) (param $iw i32) (param $kt i32) (param $n i32)
+    (param $out i32) (param $cap i32) (result i32)
     (local $kav v128) (local $lim v128) (local $p v128) (local $m i32) (local $k i32) (local $count i32)
     (local $lane i32)
-    (local.set $m (call $weighted (local.get $ka) (local.get $sa) (local.get $iw) (local.get $n) (i32.const 0)))
+    (local.set $m (call $weighted (local.get $ka) (local.get $sa) (local.get $iw) (local.get $n) (i32.const 0)
+      (local.get $kt)))
     (if (i32.ge_s (local.get $m) (i32.const 0)) (then
       (i32.store (local.get $out) (local.get $m))
       (return (i32.const 1))))
@@ -302,7 +318,8 @@
     (local.set $second (i32.const -1))
     (loop $blocks
       (drop (call $weighted (local.get $ka) (local.get $sa) (local.get $iw)
-        (select (local.get $n) (i32.const 1024) (i32.lt_u (local.get $n) (i32.const 1024))) (local.get $tight)))
+        (select (local.get $n) (i32.const 1024) (i32.lt_u (local.get $n) (i32.const 1024))) (local.get $tight)
+        (i32.const -1)))
       (if (i32.lt_u (global.get $first) (local.get $best))
         (then
           (local.set $second (select (local.get $best) (global.get $second)

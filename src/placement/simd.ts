@@ -18,9 +18,9 @@ interface PickExports {
   readonly memory: WasmMemory
   uniform(ka: number, sa: number, n: number): number
   group(ka: number, sa: number, n: number): number
-  weighted(ka: number, sa: number, iw: number, n: number, tight: number): number
+  weighted(ka: number, sa: number, iw: number, n: number, tight: number, kt: number): number
   lanes(ka: number, sa: number, ix: number, liw: number, full: number, rows: number): number
-  close(ka: number, sa: number, iw: number, n: number, out: number, cap: number): number
+  close(ka: number, sa: number, iw: number, kt: number, n: number, out: number, cap: number): number
 }
 
 /** Byte offset and size of a block of the shared memory. */
@@ -46,7 +46,7 @@ const PAGE = 65536
 export class Simd {
   readonly uniform: (ka: number, sa: number, n: number) => number
   readonly group: (ka: number, sa: number, n: number) => number
-  readonly weighted: (ka: number, sa: number, iw: number, n: number, tight: number) => number
+  readonly weighted: (ka: number, sa: number, iw: number, n: number, tight: number, kt: number) => number
   readonly lanes: (ka: number, sa: number, ix: number, liw: number, full: number, rows: number) => number
   readonly #close: PickExports['close']
   readonly #memory: WasmMemory
@@ -70,12 +70,12 @@ export class Simd {
   }
 
   /**
-   * For a key the weighted pick over n servers (digests at `sa`, factors at `iw`) cannot decide: the offsets in
-   * [0, n) of the servers that may still win, ascending (the winner is among them), or null when there are too
-   * many to be worth it. The view is valid until the next call.
+   * For a key the weighted pick over n servers (digests at `sa`, factors at `iw`, steps at `kt`) cannot decide:
+   * the offsets in [0, n) of the servers that may still win, ascending (the winner is among them), or null when
+   * there are too many to be worth it. The view is valid until the next call.
    */
-  close(ka: number, sa: number, iw: number, n: number): Int32Array | null {
-    const count = this.#close(ka, sa, iw, n, CLOSE_OUT, CLOSE_CAP)
+  close(ka: number, sa: number, iw: number, kt: number, n: number): Int32Array | null {
+    const count = this.#close(ka, sa, iw, kt, n, CLOSE_OUT, CLOSE_CAP)
     return count < 0 ? null : new Int32Array(this.#memory.buffer, CLOSE_OUT, count)
   }
 

@@ -135,6 +135,8 @@ export class ScoreTable {
   /** Byte offsets in the SIMD memory of the slots' digests (lane A) and of their factors wmax / w; -1: none. */
   readonly #simdSa: number = -1
   readonly #simdIw: number = -1
+  /** Byte offset in the SIMD memory of the weighted pick's steps (see {@link precheckSteps}). */
+  readonly #simdKt: number = -1
   /** The lanes layout for few distinct weights (see {@link lanesOf}) in the SIMD memory; -1: none. */
   readonly #lanesSa: number = -1
   readonly #lanesIx: number = -1
@@ -205,8 +207,13 @@ export class ScoreTable {
       this.#simdSa = simd!.store(this, sa)
       if (this.#simdSa >= 0 && !this.uniform && wmax / wmin <= SIMD_SPREAD) {
         const iw = new Float32Array(whole).fill(Number.POSITIVE_INFINITY)
-        for (let k = 0; k < n; k++) iw[k] = Math.fround((SIMD_IW_SHRINK * wmax) / servers[slots[k]!]!.weight)
-        this.#simdIw = simd!.store(this, iw)
+        let iwMax = 0
+        for (let k = 0; k < n; k++) {
+          iw[k] = Math.fround((SIMD_IW_SHRINK * wmax) / servers[slots[k]!]!.weight)
+          iwMax = Math.max(iwMax, iw[k]!)
+        }
+        this.#simdKt = simd!.store(this, precheckSteps(iwMax))
+        if (this.#simdKt >= 0) this.#simdIw = simd!.store(this, iw)
         const lanes = this.#simdIw >= 0 ? lanesOf(servers, slots, this.sa, iw) : null
         if (lanes !== null) {
           this.#lanesSa = simd!.store(this, lanes.sa)
@@ -237,7 +244,7 @@ export class ScoreTable {
       return simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#full, this.#rows)
     // Over the padded copies (see the constructor): whole vectors only.
     const n = this.sa.length
-    return weightedSimd(ka, this.#simdSa, this.#simdIw, n, (n + 3) & ~3)
+    return weightedSimd(ka, this.#simdSa, this.#simdIw, this.#simdKt, n, (n + 3) & ~3)
   }
 
   /** {@link pickSimd} over the range [start, end) of the table (a hierarchical group): an offset in it, or -1. */
@@ -246,7 +253,7 @@ export class ScoreTable {
     if (this.#simdSa < 0 || n < SIMD_MIN) return -1
     if (this.uniform) return simd!.uniform(ka, this.#simdSa + 4 * start, n)
     if (this.#simdIw < 0) return -1
-    return weightedSimd(ka, this.#simdSa + 4 * start, this.#simdIw + 4 * start, n, n)
+    return weightedSimd(ka, this.#simdSa + 4 * start, this.#simdIw + 4 * start, this.#simdKt, n, n)
   }
 
   /**
@@ -365,7 +372,13 @@ export class ScoreTable {
     if (this.#simdIw >= 0) {
       // The SIMD pick could not decide: its bounds name the few servers that may win (two SIMD passes, where
       // the first pass below would cost several).
-      const near = simd!.close(ka, this.#simdSa + 4 * start, this.#simdIw + 4 * start, end - start)
+      const near = simd!.close(
+        ka,
+        this.#simdSa + 4 * start,
+        this.#simdIw + 4 * start,
+        this.#simdKt,
+        end - start,
+      )
       if (near !== null)
         return near.length === 1 ? start + near[0]! : this.#bestRatio(ka, key, near, near.length, start)
     }
@@ -572,9 +585,34 @@ function ranksBefore(s: number, d: number, r: number, s2: number, d2: number, r2
  * to whole vectors where the copies are padded): the looser bound first where it pays; what it leaves, the
  * tighter one settles but for a few keys. An offset, or -1.
  */
-function weightedSimd(ka: number, sa: number, iw: number, n: number, vectorN: number): number {
-  const r = n < LOOSE_FROM ? -1 : simd!.weighted(ka, sa, iw, vectorN, 0)
-  return r >= 0 || n > TIGHT_MAX ? r : simd!.weighted(ka, sa, iw, vectorN, 1)
+function weightedSimd(ka: number, sa: number, iw: number, kt: number, n: number, vectorN: number): number {
+  const r = n < LOOSE_FROM ? -1 : simd!.weighted(ka, sa, iw, vectorN, 0, kt)
+  return r >= 0 || n > TIGHT_MAX ? r : simd!.weighted(ka, sa, iw, vectorN, 1, kt)
+}
+
+/**
+ * The steps of the SIMD weighted pick's quick decision, for a table whose largest factor wmax / w (as stored) is
+ * `iwMax`: for each binary exponent e of the winner's packed lower bound A (0 to 20; the loose bound's 21 steps,
+ * then the tight bound's), the least k such that a second lower bound B whose f32 bits are more than k above A's
+ * is above the winner's upper bound, whatever the winner; 2^31 - 1 (never) where no k is small enough to be of
+ * use. With A in [2^e, 2^(e+1)), c = A's largest relative error (the packing drops 10 bits, f32 rounding), s =
+ * iwMax / 2^e and v the largest draw distance D / 2^21 such an A allows, the upper bound of pick.wat's `$bound`,
+ * 1.000004 iw D (1 + v/2 + q) with q = v^2 / (3(1 - v)), is at most A times 1.000004 (c + s)(1 + v/2 + q) for the
+ * loose bound (A = iw (D - 1)) and 1.000004 (c + s (1 + v) + (c + s) q) for the tight one (A = iw h(D - 1), h(x)
+ * = x + x^2 / 2^22). B's bits k above A's make B >= A (1 + k / 2^24).
+ */
+export function precheckSteps(iwMax: number): Int32Array {
+  const steps = new Int32Array(42)
+  const c = (1 + 2 ** -13) * (1 + 2 ** -21)
+  const step = (ratio: number) => Math.min(2 ** 31 - 1, Math.ceil((ratio * (1 + 2 ** -20) - 1) * 2 ** 24))
+  for (let e = 0; e < 21; e++) {
+    const v = (2 ** (e + 1) * c * (1 + 2 ** -19) + 1) / 2 ** 21
+    const s = iwMax / 2 ** e
+    const q = (v * v) / (3 * (1 - v))
+    steps[e] = v > 0.5 ? 2 ** 31 - 1 : step(1.000004 * (c + s) * (1 + v / 2 + q))
+    steps[21 + e] = v > 0.5 ? 2 ** 31 - 1 : step(1.000004 * (c + s * (1 + v) + (c + s) * q))
+  }
+  return steps
 }
 
 /**

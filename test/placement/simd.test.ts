@@ -8,7 +8,7 @@ import { HierarchicalRendezvous, Rendezvous } from '../../src/placement/index.js
 import { digestServers, type Placement } from '../../src/placement/rendezvous.js'
 import { normalizeServers, type ServerInput } from '../../src/placement/server.js'
 import { setSimdEnabled, simd } from '../../src/placement/simd.js'
-import { ScoreTable } from '../../src/placement/table.js'
+import { precheckSteps, ScoreTable } from '../../src/placement/table.js'
 
 /** The same placement built with the SIMD picks and without them. */
 function both<P extends Placement>(build: () => P): [P, P] {
@@ -200,5 +200,84 @@ test('keys the SIMD weighted pick leaves undecided are settled among the servers
     }
   } finally {
     simd!.close = close
+  }
+})
+
+test('the steps of the quick weighted decision hold for the worst winners: B that many bits above A is above the upper bound', () => {
+  // The claim of precheckSteps, checked against pick.wat's arithmetic: a winner with draw distance D (x = D - 1)
+  // and factor iw packs A (f32 steps as in `weighted`, low 10 bits dropped); `$bound`'s upper bound is
+  // 1.000004 iw (D + D^2/2^22 + D^3 / (3 (2^21 - D) 2^21)). The least B the step lets through must be above it.
+  const f32 = new Float32Array(1)
+  const u32 = new Uint32Array(f32.buffer)
+  const bitsOf = (x: number) => {
+    f32[0] = x
+    return u32[0]!
+  }
+  const ofBits = (b: number) => {
+    u32[0] = b
+    return f32[0]!
+  }
+  let seed = 7
+  const rnd = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    return seed / 2 ** 32
+  }
+  let checked = 0
+  for (const iwMax of [1, 2, 21, 1000, 2 ** 40, 2 ** 99]) {
+    const steps = precheckSteps(Math.fround(iwMax))
+    for (let i = 0; i < 60_000; i++) {
+      // iw: often the largest or the smallest factor, else log-uniform; A: near the bottom of its binade or anywhere
+      const r = rnd()
+      const iw = Math.fround(
+        r < 0.3 ? iwMax : r < 0.5 ? 1 - 2 ** -20 : Math.max(1 - 2 ** -20, iwMax ** rnd()),
+      )
+      const target = 2 ** Math.floor(rnd() * 21) * (rnd() < 0.5 ? 1 + rnd() * 2 ** -10 : 1 + rnd())
+      const x = Math.min(2 ** 21 - 2, Math.max(0, Math.floor(target / iw)))
+      for (const tight of [0, 1]) {
+        let p = Math.fround(x)
+        if (tight) p = Math.fround(p + Math.fround(Math.fround(p * p) * 2 ** -22))
+        p = Math.fround(p * iw)
+        const ab = (bitsOf(p) & -1024) >>> 0
+        const e = (ab >>> 23) - 127
+        if (e < 0 || e >= 21) continue
+        const k = steps[tight * 21 + e]!
+        // Steps past the largest finite float let through only a second bound of +Infinity (no other server).
+        if (ab + k + 1 >= 0x7f800000) continue
+        const d = x + 1
+        const upper = 1.000004 * iw * (d + d ** 2 / 2 ** 22 + d ** 3 / (3 * (2 ** 21 - d) * 2 ** 21))
+        const b = ofBits(ab + k + 1)
+        assert.ok(
+          b * (1 - 2 ** -22) > upper,
+          `iwMax ${iwMax}, iw ${iw}, x ${x}, tight ${tight}: B ${b} <= ${upper}`,
+        )
+        checked++
+      }
+    }
+  }
+  assert.ok(checked > 300_000, `only ${checked} cases had a step`)
+})
+
+test('weighted picks the SIMD pick decides from the two smallest bounds alone agree with JavaScript, close calls included', () => {
+  // Its steps (table.ts, precheckSteps) are worked out from worst cases; a step too small decides close calls
+  // wrongly, and close calls are what many keys over few servers, some of nearly equal weight, bring.
+  const weightings: [string, (i: number) => number][] = [
+    ['distinct', (i) => 0.5 + ((i * 7919) % 10007) / 1000],
+    ['pairs nearly equal', (i) => 1 + (i >> 1) + (i % 2) * 1e-6],
+    ['wide', (i) => 2 ** ((i * 13) % 40)],
+  ]
+  for (const [name, weight] of weightings) {
+    for (const n of [5, 10, 33, 100]) {
+      const servers = normalizeServers(
+        Array.from({ length: n }, (_, i) => ({ id: `p-${i}`, weight: weight(i) })),
+      )
+      const table = new ScoreTable(servers, digestServers(servers), [...servers.keys()])
+      for (let i = 0; i < 40_000; i++) {
+        const key = `pre:${i}`
+        laneAInto(key)
+        const ka = lastA()
+        const r = table.pickSimd(ka)
+        if (r >= 0) assert.equal(r, table.pickExact(ka, key, 0, n), `${name} ${n}: key ${key}`)
+      }
+    }
   }
 })
