@@ -337,7 +337,24 @@
       (i32.or (i32.shl (local.get $bestBlock) (i32.const 10)) (i32.and (local.get $best) (i32.const 1023)))
       (local.get $second)))
 
-;; Unequal weights in at most four classes of equal weight, each class given lanes of its own: row r holds in
+;; Whether the winner of `lanes`, with top 21 bits $aTop and factor $w, is below the second's lower bound $lo:
+  ;; its upper bound (e at most v + v^2/2 + v^3 / (3(1 - v)), v at most D / 2^21) against $lo, both times
+  ;; 2^21 * 3(1 - v) as in `weighted`: d = D and t3 = 3 * top21, terms side by side.
+  (func $laneBound (param $aTop i32) (param $w f32) (param $lo f32) (result i32)
+    (local $d f64) (local $t3 f64) (local $sq f64)
+    (local.set $d (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $aTop))))
+    (local.set $t3 (f64.convert_i32_u (i32.mul (local.get $aTop) (i32.const 3))))
+    (local.set $sq (f64.mul (local.get $d) (local.get $d)))
+    (f64.lt
+      (f64.mul
+        (f64.add
+          (f64.add (f64.mul (local.get $d) (local.get $t3))
+            (f64.mul (local.get $sq) (f64.mul (local.get $t3) (f64.const 0x1p-22))))
+          (f64.mul (local.get $sq) (f64.mul (local.get $d) (f64.const 0x1p-21))))
+        (f64.mul (f64.promote_f32 (local.get $w)) (f64.const 1.000004)))
+      (f64.mul (f64.promote_f32 (local.get $lo)) (local.get $t3))))
+
+  ;; Unequal weights in at most four classes of equal weight, each class given lanes of its own: row r holds in
   ;; lane l the digest (at $sa) of its class's next server, so that each lane keeps the largest draw of one class
   ;; as `uniform` does. Rows [0, $full) are whole; past them lane l holds servers up to its own count (the i32 at
   ;; $liw + 16 + 4l) and later rows of it are masked out. $liw holds each lane's wmax / w (f32, rounded down),
@@ -346,13 +363,12 @@
   ;; the block of the largest. The lanes' winners are then bounded as in `weighted`. Answers the winner's slot
   ;; index or -1 (a tie on the top bits in the winner's lane, or winners too close to tell). Uses bytes 0 to 47
   ;; of the memory as scratch.
-  (func (export "lanes") (param $ka i32) (param $sa i32) (param $ix i32) (param $liw i32) (param $full i32)
-    (param $rows i32) (result i32)
+  (func (export "lanes") (param $ka i32) (param $sa i32) (param $ix i32) (param $liw i32) (param $kt i32)
+    (param $full i32) (param $rows i32) (result i32)
     (local $kav v128) (local $m1 v128) (local $m2 v128) (local $p v128) (local $t v128) (local $row v128)
     (local $rm1 v128) (local $rm2 v128) (local $rb v128) (local $blk v128) (local $cnt v128)
     (local $sa0 i32) (local $end i32) (local $fullEnd i32) (local $blockEnd i32) (local $stop i32)
-    (local $lane i32) (local $best i32) (local $d f64) (local $lo f64) (local $hi f64)
-    (local $aTop i32) (local $aW f64) (local $t3 f64) (local $sq f64)
+    (local $lane i32) (local $best i32) (local $aTop i32) (local $ab i32) (local $bb i32) (local $e i32)
     (local.set $kav (i32x4.splat (local.get $ka)))
     (local.set $sa0 (local.get $sa))
     (local.set $end (i32.add (local.get $sa) (i32.shl (local.get $rows) (i32.const 4))))
@@ -417,10 +433,10 @@
     (local.set $p (f32x4.mul (local.get $p) (v128.load (local.get $liw))))
     (local.set $p (v128.or (v128.and (local.get $p) (v128.const i32x4 -4 -4 -4 -4)) (v128.const i32x4 0 1 2 3)))
     ;; the smallest and the second smallest (the largest two of the complements)
-    (local.set $lane (i32.and (i32.xor (call $top2 (v128.not (local.get $p)) (v128.const i32x4 0 0 0 0))
-      (i32.const -1)) (i32.const 3)))
-    (local.set $lo (f64.promote_f32 (f32.reinterpret_i32
-      (i32.and (i32.xor (global.get $second) (i32.const -1)) (i32.const -4)))))
+    (local.set $ab (i32.xor (call $top2 (v128.not (local.get $p)) (v128.const i32x4 0 0 0 0)) (i32.const -1)))
+    (local.set $lane (i32.and (local.get $ab) (i32.const 3)))
+    (local.set $ab (i32.and (local.get $ab) (i32.const -4)))
+    (local.set $bb (i32.and (i32.xor (global.get $second) (i32.const -1)) (i32.const -4)))
     ;; the winning lane's largest, second largest and block, through the scratch bytes at 0
     (v128.store (i32.const 0) (local.get $rm1))
     (v128.store offset=16 (i32.const 0) (local.get $rm2))
@@ -431,20 +447,17 @@
     (if (i32.or (i32.eqz (local.get $aTop)) (i32.eq (local.get $aTop)
           (i32.shr_u (i32.load offset=16 (i32.shl (local.get $lane) (i32.const 2))) (i32.const 10))))
       (then (return (i32.const -1))))
-    ;; the winner's upper bound (e at most v + v^2/2 + v^3 / (3(1 - v)), v at most D / 2^21), against the second,
-    ;; both times 2^21 * 3(1 - v) as in `weighted`: d = D and t3 = 3 * top21, terms side by side
-    (local.set $aW (f64.promote_f32 (f32.load (i32.add (local.get $liw) (i32.shl (local.get $lane) (i32.const 2))))))
-    (local.set $d (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $aTop))))
-    (local.set $t3 (f64.convert_i32_u (i32.mul (local.get $aTop) (i32.const 3))))
-    (local.set $sq (f64.mul (local.get $d) (local.get $d)))
-    (local.set $hi (f64.mul
-      (f64.add
-        (f64.add (f64.mul (local.get $d) (local.get $t3))
-          (f64.mul (local.get $sq) (f64.mul (local.get $t3) (f64.const 0x1p-22))))
-        (f64.mul (local.get $sq) (f64.mul (local.get $d) (f64.const 0x1p-21))))
-      (f64.mul (local.get $aW) (f64.const 1.000004))))
-    (if (i32.eqz (f64.lt (local.get $hi) (f64.mul (local.get $lo) (local.get $t3))))
-      (then (return (i32.const -1))))
+    ;; the quick decision of `weighted` (tight bound's steps), else the winner's upper bound
+    (local.set $e (i32.sub (i32.shr_u (local.get $ab) (i32.const 23)) (i32.const 127)))
+    (block $decided
+      (if (i32.lt_u (local.get $e) (i32.const 21)) (then
+        (br_if $decided (i32.gt_u (i32.sub (local.get $bb) (local.get $ab))
+          (i32.load offset=84 (i32.add (local.get $kt) (i32.shl (local.get $e) (i32.const 2))))))))
+      (if (i32.eqz (call $laneBound (local.get $aTop)
+            (f32.load (i32.add (local.get $liw) (i32.shl (local.get $lane) (i32.const 2))))
+            (f32.reinterpret_i32 (local.get $bb))))
+        (then (return (i32.const -1)))))
+
     ;; the slot at (row, lane): row = block * 1024 + row in block
     (i32.load (i32.add (local.get $ix) (i32.shl (i32.or (i32.shl (i32.or
       (i32.shl (i32.load offset=32 (i32.shl (local.get $lane) (i32.const 2))) (i32.const 10))

@@ -19,7 +19,7 @@ interface PickExports {
   uniform(ka: number, sa: number, n: number): number
   group(ka: number, sa: number, n: number): number
   weighted(ka: number, sa: number, iw: number, n: number, tight: number, kt: number): number
-  lanes(ka: number, sa: number, ix: number, liw: number, full: number, rows: number): number
+  lanes(ka: number, sa: number, ix: number, liw: number, kt: number, full: number, rows: number): number
   close(ka: number, sa: number, iw: number, kt: number, n: number, out: number, cap: number): number
 }
 
@@ -47,7 +47,15 @@ export class Simd {
   readonly uniform: (ka: number, sa: number, n: number) => number
   readonly group: (ka: number, sa: number, n: number) => number
   readonly weighted: (ka: number, sa: number, iw: number, n: number, tight: number, kt: number) => number
-  readonly lanes: (ka: number, sa: number, ix: number, liw: number, full: number, rows: number) => number
+  readonly lanes: (
+    ka: number,
+    sa: number,
+    ix: number,
+    liw: number,
+    kt: number,
+    full: number,
+    rows: number,
+  ) => number
   readonly #close: PickExports['close']
   readonly #memory: WasmMemory
   #end = SCRATCH

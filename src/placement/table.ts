@@ -241,7 +241,15 @@ export class ScoreTable {
     if (kind === WHOLE_UNIFORM) return simd!.uniform(ka, this.#simdSa, this.sa.length)
     if (kind === WHOLE_NONE) return -1
     if (kind === WHOLE_LANES)
-      return simd!.lanes(ka, this.#lanesSa, this.#lanesIx, this.#lanesIw, this.#full, this.#rows)
+      return simd!.lanes(
+        ka,
+        this.#lanesSa,
+        this.#lanesIx,
+        this.#lanesIw,
+        this.#simdKt,
+        this.#full,
+        this.#rows,
+      )
     // Over the padded copies (see the constructor): whole vectors only.
     const n = this.sa.length
     return weightedSimd(ka, this.#simdSa, this.#simdIw, this.#simdKt, n, (n + 3) & ~3)
