@@ -81,7 +81,17 @@ try {
       '',
     ].join('\n'),
   )
-  const nut = start('nutcracker', ['-c', conf, '-o', join(dir, 'nutcracker.log')])
+  // A free stats port: the default (22222) may be taken by another nutcracker on the machine.
+  const nut = start('nutcracker', [
+    '-c',
+    conf,
+    '-o',
+    join(dir, 'nutcracker.log'),
+    '-a',
+    '127.0.0.1',
+    '-s',
+    String(await freePort()),
+  ])
 
   const ourPort = await freePort()
   const cliArgs = [

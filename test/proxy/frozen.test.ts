@@ -32,7 +32,13 @@ async function startNutcracker(dir: string, ports: number[]): Promise<{ port: nu
       '',
     ].join('\n'),
   )
-  const proc = spawn('nutcracker', ['-c', conf, '-o', join(dir, 'nutcracker.log')], { stdio: 'ignore' })
+  // Its stats port too is a free one: the default (22222) may be taken by another nutcracker on the machine.
+  const stats = await freePort()
+  const proc = spawn(
+    'nutcracker',
+    ['-c', conf, '-o', join(dir, 'nutcracker.log'), '-a', '127.0.0.1', '-s', String(stats)],
+    { stdio: 'ignore' },
+  )
   try {
     await waitPort(port, 5000)
   } catch {
@@ -101,7 +107,15 @@ test('frozen backend: no stale read through our proxy; nutcracker over the same 
   const servers: ServerProcess[] = []
   for (let i = 0; i < 3; i++) servers.push(await startRedis())
   const ports = servers.map((s) => s.port)
-  const nut = await startNutcracker(dir, ports)
+  let nut: { port: number; proc: ChildProcess }
+  try {
+    nut = await startNutcracker(dir, ports)
+  } catch (e) {
+    // The servers would keep this test process alive.
+    await Promise.all(servers.map((s) => s.kill()))
+    rmSync(dir, { recursive: true, force: true })
+    throw e
+  }
   const proxy = createProxy({
     port: 0,
     servers: ports.map((p, i) => ({ id: `s${i}`, port: p })),
