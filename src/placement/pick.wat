@@ -159,11 +159,13 @@
       ;; D - 1 = 2^21 - 1 - top21
       (local.set $p (i32x4.sub (v128.const i32x4 0x1fffff 0x1fffff 0x1fffff 0x1fffff)
         (i32x4.shr_u (local.get $p) (i32.const 11))))
-      ;; 2^21 times a lower bound of e: with x = D - 1, x (v at its smallest), or with $tight x + x^2 / 2^22
-      ;; (v + v^2/2), which settles more keys but costs a fifth more
+      ;; 2^21 times a lower bound of e: with x = D - 1, x (v at its smallest), or with $tight
+      ;; x + x^2 / 2^22 + x^3 / (3 * 2^42) (v + v^2/2 + v^3/3), which settles more keys but costs more
       (local.set $p (f32x4.convert_i32x4_s (local.get $p)))
       (if (local.get $tight) (then (local.set $p (f32x4.add (local.get $p)
-        (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))))
+        (f32x4.mul (f32x4.mul (local.get $p) (local.get $p))
+          (f32x4.add (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22)
+            (f32x4.mul (local.get $p) (v128.const f32x4 0x1.555554p-44 0x1.555554p-44 0x1.555554p-44 0x1.555554p-44))))))))
       (local.set $p (f32x4.mul (local.get $p) (v128.load (local.get $iw))))
       (local.set $p (v128.or (v128.and (local.get $p) (v128.const i32x4 -1024 -1024 -1024 -1024))
         (local.get $idx)))
@@ -185,11 +187,13 @@
       ;; D - 1 = 2^21 - 1 - top21
       (local.set $p (i32x4.sub (v128.const i32x4 0x1fffff 0x1fffff 0x1fffff 0x1fffff)
         (i32x4.shr_u (local.get $p) (i32.const 11))))
-      ;; 2^21 times a lower bound of e: with x = D - 1, x (v at its smallest), or with $tight x + x^2 / 2^22
-      ;; (v + v^2/2), which settles more keys but costs a fifth more
+      ;; 2^21 times a lower bound of e: with x = D - 1, x (v at its smallest), or with $tight
+      ;; x + x^2 / 2^22 + x^3 / (3 * 2^42) (v + v^2/2 + v^3/3), which settles more keys but costs more
       (local.set $p (f32x4.convert_i32x4_s (local.get $p)))
       (if (local.get $tight) (then (local.set $p (f32x4.add (local.get $p)
-        (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))))
+        (f32x4.mul (f32x4.mul (local.get $p) (local.get $p))
+          (f32x4.add (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22)
+            (f32x4.mul (local.get $p) (v128.const f32x4 0x1.555554p-44 0x1.555554p-44 0x1.555554p-44 0x1.555554p-44))))))))
       (local.set $p (f32x4.mul (local.get $p) (v128.load (local.get $iw))))
       (local.set $p (v128.or (v128.and (local.get $p) (v128.const i32x4 -1024 -1024 -1024 -1024))
         (local.get $idx)))
@@ -221,13 +225,32 @@
         (then (return (local.get $a))))))
     (call $bound (local.get $ka) (local.get $sa0) (local.get $iw0) (local.get $a) (global.get $second)))
 
+  ;; An upper bound of 2^21 * e * w for a server with top 21 bits $top (not 0) and factor $w, in the units of
+  ;; the lower bounds: with v = D / 2^21 (at least 1 - u) and 1 - v = top21 / 2^21, e = -ln(1 - v) = v + v^2/2 +
+  ;; v^3/3 + ... <= v + v^2/2 + v^3/3 + v^4 / (4(1 - v)). Times 2^21 * 4(1 - v) = t4 = 4 * top21, with d = D
+  ;; (integers, exact in f64): d t4 + d^2 t4 / 2^22 + d^3 t4 / (3 * 2^42) + d^4 / 2^42, then divided by t4, with a
+  ;; margin far above the rounding of the spec's scores and of the factors.
+  (func $upper (param $top i32) (param $w f32) (result f64)
+    (local $d f64) (local $t4 f64) (local $sq f64)
+    (local.set $d (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $top))))
+    (local.set $t4 (f64.convert_i32_u (i32.shl (local.get $top) (i32.const 2))))
+    (local.set $sq (f64.mul (local.get $d) (local.get $d)))
+    (f64.mul
+      (f64.div
+        (f64.add
+          (f64.add (f64.mul (local.get $d) (local.get $t4))
+            (f64.mul (local.get $sq) (f64.mul (local.get $t4) (f64.const 0x1p-22))))
+          (f64.mul (f64.mul (local.get $sq) (local.get $d))
+            (f64.add (f64.mul (local.get $t4) (f64.const 0x1.5555555555555p-44))
+              (f64.mul (local.get $d) (f64.const 0x1p-42)))))
+        (local.get $t4))
+      (f64.mul (f64.promote_f32 (local.get $w)) (f64.const 1.000004))))
+
   ;; Whether server $a of a weighted pick (digests at $sa0, factors at $iw0) wins for sure against $second, the
-  ;; packed lower bound of the runner-up: $a, or -1.
+  ;; packed lower bound of the runner-up: $a, or -1 (then $limit is the winner's upper bound, for `close`).
   (func $bound (param $ka i32) (param $sa0 i32) (param $iw0 i32) (param $a i32) (param $second i32) (result i32)
-    (local $top i32) (local $d f64) (local $t3 f64) (local $sq f64) (local $hi f64)
-    ;; the winner's upper bound, against the second's lower bound. With v = D / 2^21 (at least 1 - u) and
-    ;; r = top21 / 2^21 = 1 - v, e = -ln(1 - v) = v + v^2/2 + v^3/3 + ... <= v + v^2/2 + v^3 / (3r).
-    ;; (fmix32 of the winner's draw, in scalar code)
+    (local $top i32) (local $hi f64)
+    ;; fmix32 of the winner's draw, in scalar code
     (local.set $top (i32.xor (local.get $ka) (i32.load (i32.add (local.get $sa0) (i32.shl (local.get $a) (i32.const 2))))))
     (local.set $top (i32.xor (local.get $top) (i32.shr_u (local.get $top) (i32.const 16))))
     (local.set $top (i32.mul (local.get $top) (i32.const 0x85ebca6b)))
@@ -237,27 +260,13 @@
     (if (i32.eqz (local.get $top)) (then
       (global.set $limit (f32.const inf))
       (return (i32.const -1))))
-    ;; e <= v + v^2/2 + v^3 / (3r), times 2^21 * 3r = 3 * top21, which is positive, so that no division is needed:
-    ;; with d = D and t3 = 3 * top21 (integers, exact in f64), the second's bound times t3 against
-    ;; d t3 + d^2 t3 / 2^22 + d^3 / 2^21, three terms computed side by side (a short chain of dependent steps)
-    (local.set $d (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $top))))
-    (local.set $t3 (f64.convert_i32_u (i32.mul (local.get $top) (i32.const 3))))
-    (local.set $sq (f64.mul (local.get $d) (local.get $d)))
-    (local.set $hi (f64.mul
-      (f64.add
-        (f64.add (f64.mul (local.get $d) (local.get $t3))
-          (f64.mul (local.get $sq) (f64.mul (local.get $t3) (f64.const 0x1p-22))))
-        (f64.mul (local.get $sq) (f64.mul (local.get $d) (f64.const 0x1p-21))))
-      (f64.mul
-        (f64.promote_f32 (f32.load (i32.add (local.get $iw0) (i32.shl (local.get $a) (i32.const 2)))))
-        (f64.const 1.000004))))
-    (if (f64.gt
-          (f64.mul (f64.promote_f32 (f32.reinterpret_i32 (i32.and (local.get $second) (i32.const -1024))))
-            (local.get $t3))
+    (local.set $hi (call $upper (local.get $top)
+      (f32.load (i32.add (local.get $iw0) (i32.shl (local.get $a) (i32.const 2))))))
+    (if (f64.gt (f64.promote_f32 (f32.reinterpret_i32 (i32.and (local.get $second) (i32.const -1024))))
           (local.get $hi))
       (then (return (local.get $a))))
-    ;; the winner's upper bound itself, rounded up (a relative 2^-20, far above f32 rounding)
-    (global.set $limit (f32.demote_f64 (f64.mul (f64.div (local.get $hi) (local.get $t3)) (f64.const 1.000001))))
+    ;; rounded up (a relative 2^-20, far above f32 rounding)
+    (global.set $limit (f32.demote_f64 (f64.mul (local.get $hi) (f64.const 1.000001))))
     (i32.const -1))
 
   ;; For keys `weighted` cannot decide (close calls): the servers that may still win. Runs `weighted` (e bounded by
@@ -337,22 +346,9 @@
       (i32.or (i32.shl (local.get $bestBlock) (i32.const 10)) (i32.and (local.get $best) (i32.const 1023)))
       (local.get $second)))
 
-;; Whether the winner of `lanes`, with top 21 bits $aTop and factor $w, is below the second's lower bound $lo:
-  ;; its upper bound (e at most v + v^2/2 + v^3 / (3(1 - v)), v at most D / 2^21) against $lo, both times
-  ;; 2^21 * 3(1 - v) as in `weighted`: d = D and t3 = 3 * top21, terms side by side.
+  ;; Whether the winner of `lanes`, with top 21 bits $aTop and factor $w, is below the second's lower bound $lo.
   (func $laneBound (param $aTop i32) (param $w f32) (param $lo f32) (result i32)
-    (local $d f64) (local $t3 f64) (local $sq f64)
-    (local.set $d (f64.convert_i32_u (i32.sub (i32.const 0x200000) (local.get $aTop))))
-    (local.set $t3 (f64.convert_i32_u (i32.mul (local.get $aTop) (i32.const 3))))
-    (local.set $sq (f64.mul (local.get $d) (local.get $d)))
-    (f64.lt
-      (f64.mul
-        (f64.add
-          (f64.add (f64.mul (local.get $d) (local.get $t3))
-            (f64.mul (local.get $sq) (f64.mul (local.get $t3) (f64.const 0x1p-22))))
-          (f64.mul (local.get $sq) (f64.mul (local.get $d) (f64.const 0x1p-21))))
-        (f64.mul (f64.promote_f32 (local.get $w)) (f64.const 1.000004)))
-      (f64.mul (f64.promote_f32 (local.get $lo)) (local.get $t3))))
+    (f64.gt (f64.promote_f32 (local.get $lo)) (call $upper (local.get $aTop) (local.get $w))))
 
   ;; Unequal weights in at most four classes of equal weight, each class given lanes of its own: row r holds in
   ;; lane l the digest (at $sa) of its class's next server, so that each lane keeps the largest draw of one class
@@ -425,11 +421,13 @@
       (local.set $blk (i32x4.add (local.get $blk) (v128.const i32x4 1 1 1 1)))
       (br_if $blocks (i32.lt_u (local.get $sa) (local.get $end))))
     ;; each lane's winner: a lower bound of 2^21 * e * iw as in `weighted` (v at least (D - 1) / 2^21, e at least
-    ;; v + v^2/2), in f32 rounded down, with the lane's number in the low 2 bits
+    ;; v + v^2/2 + v^3/3), in f32 rounded down, with the lane's number in the low 2 bits
     (local.set $p (f32x4.convert_i32x4_s (i32x4.sub (v128.const i32x4 0x1fffff 0x1fffff 0x1fffff 0x1fffff)
       (i32x4.shr_u (local.get $rm1) (i32.const 10)))))
     (local.set $p (f32x4.add (local.get $p)
-      (f32x4.mul (f32x4.mul (local.get $p) (local.get $p)) (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22))))
+      (f32x4.mul (f32x4.mul (local.get $p) (local.get $p))
+        (f32x4.add (v128.const f32x4 0x1p-22 0x1p-22 0x1p-22 0x1p-22)
+          (f32x4.mul (local.get $p) (v128.const f32x4 0x1.555554p-44 0x1.555554p-44 0x1.555554p-44 0x1.555554p-44))))))
     (local.set $p (f32x4.mul (local.get $p) (v128.load (local.get $liw))))
     (local.set $p (v128.or (v128.and (local.get $p) (v128.const i32x4 -4 -4 -4 -4)) (v128.const i32x4 0 1 2 3)))
     ;; the smallest and the second smallest (the largest two of the complements)

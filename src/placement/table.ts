@@ -604,10 +604,10 @@ function weightedSimd(ka: number, sa: number, iw: number, kt: number, n: number,
  * then the tight bound's), the least k such that a second lower bound B whose f32 bits are more than k above A's
  * is above the winner's upper bound, whatever the winner; 2^31 - 1 (never) where no k is small enough to be of
  * use. With A in [2^e, 2^(e+1)), c = A's largest relative error (the packing drops 10 bits, f32 rounding), s =
- * iwMax / 2^e and v the largest draw distance D / 2^21 such an A allows, the upper bound of pick.wat's `$bound`,
- * 1.000004 iw D (1 + v/2 + q) with q = v^2 / (3(1 - v)), is at most A times 1.000004 (c + s)(1 + v/2 + q) for the
- * loose bound (A = iw (D - 1)) and 1.000004 (c + s (1 + v) + (c + s) q) for the tight one (A = iw h(D - 1), h(x)
- * = x + x^2 / 2^22). B's bits k above A's make B >= A (1 + k / 2^24).
+ * iwMax / 2^e and v the largest draw distance D / 2^21 such an A allows, pick.wat's upper bound (`$upper`)
+ * 1.000004 iw D (1 + v/2 + v^2/3 + q) with q = v^3 / (4(1 - v)) is at most A times 1.000004 (c + s)(1 + v/2 +
+ * v^2/3 + q) for the loose bound (A = iw (D - 1)) and 1.000004 (c + s (1 + v + v^2) + (c + s) q) for the tight one
+ * (A = iw h(D - 1), h(x) = x + x^2 / 2^22 + x^3 / (3 * 2^42)). B's bits k above A's make B >= A (1 + k / 2^24).
  */
 export function precheckSteps(iwMax: number): Int32Array {
   const steps = new Int32Array(42)
@@ -616,9 +616,9 @@ export function precheckSteps(iwMax: number): Int32Array {
   for (let e = 0; e < 21; e++) {
     const v = (2 ** (e + 1) * c * (1 + 2 ** -19) + 1) / 2 ** 21
     const s = iwMax / 2 ** e
-    const q = (v * v) / (3 * (1 - v))
-    steps[e] = v > 0.5 ? 2 ** 31 - 1 : step(1.000004 * (c + s) * (1 + v / 2 + q))
-    steps[21 + e] = v > 0.5 ? 2 ** 31 - 1 : step(1.000004 * (c + s * (1 + v) + (c + s) * q))
+    const q = v ** 3 / (4 * (1 - v))
+    steps[e] = v > 0.5 ? 2 ** 31 - 1 : step(1.000004 * (c + s) * (1 + v / 2 + (v * v) / 3 + q))
+    steps[21 + e] = v > 0.5 ? 2 ** 31 - 1 : step(1.000004 * (c + s * (1 + v + v * v) + (c + s) * q))
   }
   return steps
 }

@@ -205,8 +205,8 @@ test('keys the SIMD weighted pick leaves undecided are settled among the servers
 
 test('the steps of the quick weighted decision hold for the worst winners: B that many bits above A is above the upper bound', () => {
   // The claim of precheckSteps, checked against pick.wat's arithmetic: a winner with draw distance D (x = D - 1)
-  // and factor iw packs A (f32 steps as in `weighted`, low 10 bits dropped); `$bound`'s upper bound is
-  // 1.000004 iw (D + D^2/2^22 + D^3 / (3 (2^21 - D) 2^21)). The least B the step lets through must be above it.
+  // and factor iw packs A (f32 steps as in `weighted`, low 10 bits dropped); `$upper` is 1.000004 iw (D +
+  // D^2/2^22 + D^3 / (3 * 2^42) + D^4 / (4 (2^21 - D) 2^42)). The least B the step lets through must be above it.
   const f32 = new Float32Array(1)
   const u32 = new Uint32Array(f32.buffer)
   const bitsOf = (x: number) => {
@@ -235,7 +235,10 @@ test('the steps of the quick weighted decision hold for the worst winners: B tha
       const x = Math.min(2 ** 21 - 2, Math.max(0, Math.floor(target / iw)))
       for (const tight of [0, 1]) {
         let p = Math.fround(x)
-        if (tight) p = Math.fround(p + Math.fround(Math.fround(p * p) * 2 ** -22))
+        if (tight) {
+          const cubic = Math.fround(2 ** -22 + Math.fround(p * Math.fround(2 ** -42 / 3)))
+          p = Math.fround(p + Math.fround(Math.fround(p * p) * cubic))
+        }
         p = Math.fround(p * iw)
         const ab = (bitsOf(p) & -1024) >>> 0
         const e = (ab >>> 23) - 127
@@ -244,7 +247,10 @@ test('the steps of the quick weighted decision hold for the worst winners: B tha
         // Steps past the largest finite float let through only a second bound of +Infinity (no other server).
         if (ab + k + 1 >= 0x7f800000) continue
         const d = x + 1
-        const upper = 1.000004 * iw * (d + d ** 2 / 2 ** 22 + d ** 3 / (3 * (2 ** 21 - d) * 2 ** 21))
+        const upper =
+          1.000004 *
+          iw *
+          (d + d ** 2 / 2 ** 22 + d ** 3 / (3 * 2 ** 42) + d ** 4 / (4 * (2 ** 21 - d) * 2 ** 42))
         const b = ofBits(ab + k + 1)
         assert.ok(
           b * (1 - 2 ** -22) > upper,
