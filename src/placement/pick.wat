@@ -213,15 +213,16 @@
     (if (i32.eq (global.get $second) (i32.const -1)) (then (return (local.get $a))))
     ;; Most keys are decided from the two packed lower bounds alone, A (the winner's) and B, in integer steps: for
     ;; positive floats, B's bits at least k above A's mean B >= A (1 + k / 2^24). The table at $kt holds for each
-    ;; binary exponent of A (0 to 20; loose bound first, then tight) the k at which B is above the winner's upper
-    ;; bound for any server with that A (ScoreTable works it out from the largest factor); keys it cannot settle
-    ;; go to $bound, which recomputes the winner's draw.
+    ;; eighth of a binary order of A from 1 to 2^21 (A's exponent and top 3 mantissa bits: 168 of them, loose bound
+    ;; first, then tight) the k at which B is above the winner's upper bound for any server with such an A
+    ;; (ScoreTable works it out from the largest factor); keys it cannot settle go to $bound, which recomputes
+    ;; the winner's draw.
     (local.set $ab (i32.and (local.get $best) (i32.const -1024)))
-    (local.set $e (i32.sub (i32.shr_u (local.get $ab) (i32.const 23)) (i32.const 127)))
-    (if (i32.lt_u (local.get $e) (i32.const 21)) (then
+    (local.set $e (i32.sub (i32.shr_u (local.get $ab) (i32.const 20)) (i32.const 1016)))
+    (if (i32.lt_u (local.get $e) (i32.const 168)) (then
       (if (i32.gt_u (i32.sub (i32.and (global.get $second) (i32.const -1024)) (local.get $ab))
             (i32.load (i32.add (local.get $kt) (i32.shl
-              (i32.add (local.get $e) (select (i32.const 21) (i32.const 0) (local.get $tight))) (i32.const 2)))))
+              (i32.add (local.get $e) (select (i32.const 168) (i32.const 0) (local.get $tight))) (i32.const 2)))))
         (then (return (local.get $a))))))
     (call $bound (local.get $ka) (local.get $sa0) (local.get $iw0) (local.get $a) (global.get $second)))
 
@@ -446,11 +447,11 @@
           (i32.shr_u (i32.load offset=16 (i32.shl (local.get $lane) (i32.const 2))) (i32.const 10))))
       (then (return (i32.const -1))))
     ;; the quick decision of `weighted` (tight bound's steps), else the winner's upper bound
-    (local.set $e (i32.sub (i32.shr_u (local.get $ab) (i32.const 23)) (i32.const 127)))
+    (local.set $e (i32.sub (i32.shr_u (local.get $ab) (i32.const 20)) (i32.const 1016)))
     (block $decided
-      (if (i32.lt_u (local.get $e) (i32.const 21)) (then
+      (if (i32.lt_u (local.get $e) (i32.const 168)) (then
         (br_if $decided (i32.gt_u (i32.sub (local.get $bb) (local.get $ab))
-          (i32.load offset=84 (i32.add (local.get $kt) (i32.shl (local.get $e) (i32.const 2))))))))
+          (i32.load offset=672 (i32.add (local.get $kt) (i32.shl (local.get $e) (i32.const 2))))))))
       (if (i32.eqz (call $laneBound (local.get $aTop)
             (f32.load (i32.add (local.get $liw) (i32.shl (local.get $lane) (i32.const 2))))
             (f32.reinterpret_i32 (local.get $bb))))

@@ -600,25 +600,30 @@ function weightedSimd(ka: number, sa: number, iw: number, kt: number, n: number,
 
 /**
  * The steps of the SIMD weighted pick's quick decision, for a table whose largest factor wmax / w (as stored) is
- * `iwMax`: for each binary exponent e of the winner's packed lower bound A (0 to 20; the loose bound's 21 steps,
- * then the tight bound's), the least k such that a second lower bound B whose f32 bits are more than k above A's
- * is above the winner's upper bound, whatever the winner; 2^31 - 1 (never) where no k is small enough to be of
- * use. With A in [2^e, 2^(e+1)), c = A's largest relative error (the packing drops 10 bits, f32 rounding), s =
- * iwMax / 2^e and v the largest draw distance D / 2^21 such an A allows, pick.wat's upper bound (`$upper`)
- * 1.000004 iw D (1 + v/2 + v^2/3 + q) with q = v^3 / (4(1 - v)) is at most A times 1.000004 (c + s)(1 + v/2 +
- * v^2/3 + q) for the loose bound (A = iw (D - 1)) and 1.000004 (c + s (1 + v + v^2) + (c + s) q) for the tight one
- * (A = iw h(D - 1), h(x) = x + x^2 / 2^22 + x^3 / (3 * 2^42)). B's bits k above A's make B >= A (1 + k / 2^24).
+ * `iwMax`: for each eighth of a binary order of the winner's packed lower bound A, from 1 to 2^21 (168 of them,
+ * indexed by A's exponent and top 3 mantissa bits; the loose bound's, then the tight bound's), the least k such
+ * that a second lower bound B whose f32 bits are more than k above A's is above the winner's upper bound, whatever
+ * the winner; 2^31 - 1 (never) where no k is of use. With A in [lo, hi), c = A's largest relative error (the
+ * packing drops 10 bits, f32 rounding), s = iwMax / lo and v the largest draw distance D / 2^21 such an A allows,
+ * pick.wat's upper bound (`$upper`) 1.000004 iw D (1 + v/2 + v^2/3 + q) with q = v^3 / (4(1 - v)) is at most A
+ * times 1.000004 (c + s)(1 + v/2 + v^2/3 + q) for the loose bound (A = iw (D - 1)) and 1.000004 (c + s (1 + v +
+ * v^2) + (c + s) q) for the tight one (A = iw h(D - 1), h(x) = x + x^2 / 2^22 + x^3 / (3 * 2^42)). B's bits k
+ * above A's make B >= A (1 + k / 2^24).
  */
 export function precheckSteps(iwMax: number): Int32Array {
-  const steps = new Int32Array(42)
+  const count = 21 * 8
+  const steps = new Int32Array(2 * count)
   const c = (1 + 2 ** -13) * (1 + 2 ** -21)
   const step = (ratio: number) => Math.min(2 ** 31 - 1, Math.ceil((ratio * (1 + 2 ** -20) - 1) * 2 ** 24))
-  for (let e = 0; e < 21; e++) {
-    const v = (2 ** (e + 1) * c * (1 + 2 ** -19) + 1) / 2 ** 21
-    const s = iwMax / 2 ** e
+  for (let i = 0; i < count; i++) {
+    const lo = 2 ** (i >> 3) * (1 + (i & 7) / 8)
+    const hi = 2 ** (i >> 3) * (1 + ((i & 7) + 1) / 8)
+    const v = (hi * c * (1 + 2 ** -19) + 1) / 2 ** 21
+    const s = iwMax / lo
     const q = v ** 3 / (4 * (1 - v))
-    steps[e] = v > 0.5 ? 2 ** 31 - 1 : step(1.000004 * (c + s) * (1 + v / 2 + (v * v) / 3 + q))
-    steps[21 + e] = v > 0.5 ? 2 ** 31 - 1 : step(1.000004 * (c + s * (1 + v + v * v) + (c + s) * q))
+    const never = v >= 0.9
+    steps[i] = never ? 2 ** 31 - 1 : step(1.000004 * (c + s) * (1 + v / 2 + (v * v) / 3 + q))
+    steps[count + i] = never ? 2 ** 31 - 1 : step(1.000004 * (c + s * (1 + v + v * v) + (c + s) * q))
   }
   return steps
 }

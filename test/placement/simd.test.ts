@@ -241,9 +241,9 @@ test('the steps of the quick weighted decision hold for the worst winners: B tha
         }
         p = Math.fround(p * iw)
         const ab = (bitsOf(p) & -1024) >>> 0
-        const e = (ab >>> 23) - 127
-        if (e < 0 || e >= 21) continue
-        const k = steps[tight * 21 + e]!
+        const e = (ab >>> 20) - 1016
+        if (e < 0 || e >= 168) continue
+        const k = steps[tight * 168 + e]!
         // Steps past the largest finite float let through only a second bound of +Infinity (no other server).
         if (ab + k + 1 >= 0x7f800000) continue
         const d = x + 1
