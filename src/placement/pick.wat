@@ -127,7 +127,7 @@
   ;; Unequal weights: the offset in [0, n) of the server with the smallest ratio e / w (e = -ln u), or -1 when
   ;; bounds from the top 21 bits cannot tell. $iw holds wmax / w per server as f32, rounded down. With D the
   ;; count of 21-bit steps from the draw's top bits to 1, v = 1 - u is at least (D - 1) / 2^21, and e = -ln(1 - v)
-  ;; at least v (with $tight, at least v + v^2/2): each server packs the f32 bits of that lower bound times
+  ;; at least v (with $tight, at least v + v^2/2 + v^3/3): each server packs the f32 bits of that lower bound times
   ;; 2^21 * iw (rounded down, as iw is: f32 rounding costs far less than iw's margin), low 10 bits replaced by its
   ;; offset (positive floats order as their bits). The server with the smallest wins when the second smallest
   ;; lower bound is above its upper bound, with a relative margin far above the rounding of the spec's scores.
