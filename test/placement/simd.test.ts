@@ -236,7 +236,8 @@ test('the steps of the quick weighted decision hold for the worst winners: B tha
       for (const tight of [0, 1]) {
         let p = Math.fround(x)
         if (tight) {
-          const cubic = Math.fround(2 ** -22 + Math.fround(p * Math.fround(2 ** -42 / 3)))
+          // 0x1555554 * 2^-68: pick.wat's f32 constant 0x1.555554p-44, 2^-42 / 3 rounded down
+          const cubic = Math.fround(2 ** -22 + Math.fround(p * 0x1555554 * 2 ** -68))
           p = Math.fround(p + Math.fround(Math.fround(p * p) * cubic))
         }
         p = Math.fround(p * iw)
