@@ -1,5 +1,6 @@
 // One Backend contract suite run against every backend: memory, our node, and real redis-server processes.
 import assert from 'node:assert/strict'
+import { type AddressInfo, createServer, type Socket } from 'node:net'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import type { Backend } from '../../src/cluster/backend.js'
 import { encode, Kind } from '../../src/cluster/envelope.js'
@@ -20,7 +21,7 @@ interface Harness {
 type Make = () => Promise<Harness>
 
 /** The RESP client backend for a server (the cluster's and the proxy's, on our own codec). */
-const client = (id: string, port: number, password: string | null, flush?: 'idle' | 'turn'): Backend =>
+const client = (id: string, port: number, password: string | null, flush?: 'idle' | 'batch'): Backend =>
   new PipelinedBackend({ id, port, password, flush })
 
 function memory(): Make {
@@ -38,7 +39,7 @@ function memory(): Make {
   }
 }
 
-function ourNode(flush?: 'idle' | 'turn'): Make {
+function ourNode(flush?: 'idle' | 'batch'): Make {
   return async () => {
     const node = createNode({ port: 0 })
     const { port } = await node.listen()
@@ -87,7 +88,7 @@ function redis(password?: string): Make {
 const backends: [string, Make][] = [
   ['MemoryBackend', memory()],
   ['PipelinedBackend on our node', ourNode()],
-  ["PipelinedBackend on our node, flush: 'turn' (the proxy's)", ourNode('turn')],
+  ["PipelinedBackend on our node, flush: 'batch' (the proxy's)", ourNode('batch')],
 ]
 if (haveRedis()) {
   backends.push(['PipelinedBackend on redis-server', redis()])
@@ -315,7 +316,7 @@ for (const [name, make] of backends) {
 test('PipelinedBackend: an unknown flush option is refused with a TypeError that names it', () => {
   assert.throws(
     () => new PipelinedBackend({ id: 'n', port: 1, flush: 'never' as never }),
-    /option flush must be 'idle' or 'turn', got never/,
+    /option flush must be 'idle' or 'batch', got never/,
   )
 })
 
@@ -331,5 +332,52 @@ test('PipelinedBackend: a refused password fails its calls with an error saying 
   } finally {
     await Promise.all([wrong.close(), right.close()])
     await node.close()
+  }
+})
+
+test("PipelinedBackend flush: 'batch' holds commands while a write's replies are awaited, then writes them together; 4 KiB waiting go at once", async () => {
+  // A server that records what it reads and answers only when told.
+  let received = ''
+  let conn: Socket | null = null
+  const server = createServer((s) => {
+    conn = s
+    s.on('data', (d) => {
+      received += d.toString('latin1')
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as AddressInfo).port
+  const be = new PipelinedBackend({ id: 'n', port, flush: 'batch' })
+  const until = async (what: string, ok: () => boolean) => {
+    for (let i = 0; i < 500 && !ok(); i++) await sleep(2)
+    assert.ok(ok(), `timed out waiting for ${what}; received ${JSON.stringify(received)}`)
+  }
+  const cmd = (...args: string[]) =>
+    `*${args.length}\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`
+  try {
+    const first = be.send(['PING'])
+    await until('the first write', () => received === cmd('PING'))
+    const a = be.send(['ECHO', 'a'])
+    await sleep(1)
+    const c = be.send(['ECHO', 'c'])
+    await sleep(50)
+    assert.equal(received, cmd('PING'), 'nothing more is written while the reply to PING is awaited')
+    conn!.write('+PONG\r\n')
+    assert.equal((await first).toString(), '+PONG\r\n')
+    await until('the held commands', () => received === cmd('PING') + cmd('ECHO', 'a') + cmd('ECHO', 'c'))
+    // With replies awaited, a command of 4 KiB or more is not held.
+    const big = 'x'.repeat(5000)
+    const bigReply = be.send(['ECHO', big])
+    await until('the large command', () => received.endsWith(cmd('ECHO', big)))
+    conn!.write(`$1\r\na\r\n$1\r\nc\r\n$${big.length}\r\n${big}\r\n`)
+    assert.deepEqual((await Promise.all([a, c, bigReply])).map(String), [
+      '$1\r\na\r\n',
+      '$1\r\nc\r\n',
+      `$${big.length}\r\n${big}\r\n`,
+    ])
+  } finally {
+    await be.close()
+    ;(conn as Socket | null)?.destroy()
+    await new Promise((r) => server.close(r))
   }
 })
