@@ -1,5 +1,6 @@
 // The cluster client: rendezvous routing over live servers, failover, fencing, read-through cache, replicas.
 import dc from 'node:diagnostics_channel'
+import { performance } from 'node:perf_hooks'
 import { utf8Of } from '../buffers.js'
 import { RendezvousError } from '../errors.js'
 import { Rendezvous, unknownServer } from '../placement/rendezvous.js'
@@ -27,7 +28,7 @@ import {
   type ServerConfig,
   type Value,
 } from './options.js'
-import { PipelinedBackend } from './pipelined.js'
+import { PipelinedBackend, type RawBackend, type RawCallback } from './pipelined.js'
 import { SingleFlight } from './singleflight.js'
 
 /** The message published on every cluster channel. */
@@ -138,10 +139,75 @@ class ServerState {
   timeouts = 0
   probes = 0
   probeFailures = 0
+  /** Forwarded commands (Cluster.forward), oldest first from rawHead on; settled ones are skipped. */
+  raw: RawCall[] = []
+  rawHead = 0
+  /** Armed while a forwarded command is unsettled, for the oldest one's deadline (or an earlier one's). */
+  rawTimer: NodeJS.Timeout | null = null
 
   constructor(config: ResolvedServer, backend: Backend) {
     this.config = config
     this.backend = backend
+  }
+
+  /** Moves rawHead past settled calls, and lets go of them once enough have gathered. */
+  trimRaw(): void {
+    const raw = this.raw
+    let h = this.rawHead
+    while (h < raw.length && raw[h]!.settled) h++
+    if (h === raw.length) {
+      raw.length = 0
+      h = 0
+    } else if (h >= 1024 && 2 * h >= raw.length) {
+      this.raw = raw.slice(h)
+      h = 0
+    }
+    this.rawHead = h
+  }
+}
+
+/**
+ * A forwarded command in flight: its caller's callback is settled once, by the reply, the failure or the
+ * deadline (Cluster's timer), with the health accounting of every other call (#call). Calls to one server are
+ * queued in the order they were sent, so their deadlines are in order and one timer serves them all: no
+ * timer and no promise per command.
+ */
+class RawCall implements RawCallback {
+  settled = false
+  readonly s: ServerState
+  readonly callback: RawCallback
+  readonly deadline: number
+  readonly #failed: (s: ServerState, err: unknown) => void
+
+  constructor(
+    s: ServerState,
+    callback: RawCallback,
+    deadline: number,
+    failed: (s: ServerState, err: unknown) => void,
+  ) {
+    this.s = s
+    this.callback = callback
+    this.deadline = deadline
+    this.#failed = failed
+  }
+
+  reply(raw: Buffer): void {
+    if (this.settled) return
+    this.settled = true
+    const s = this.s
+    if (!s.down) s.failures = 0
+    s.trimRaw()
+    this.callback.reply(raw)
+  }
+
+  fail(err: Error): void {
+    if (this.settled) return
+    this.settled = true
+    const s = this.s
+    s.errors++
+    this.#failed(s, err)
+    s.trimRaw()
+    this.callback.fail(err)
   }
 }
 
@@ -563,6 +629,53 @@ export class Cluster {
     if (s === null) return Promise.reject(allDown())
     if (this.#o.loader !== null) this.#forget(key)
     return this.#call(s, fn)
+  }
+
+  /**
+   * {@link route} for one raw command, with a callback instead of a promise (the proxy's path for single-key
+   * commands): `args` go as they are to the backend of the server that owns `key` now, under the same timeout,
+   * health accounting and failover, and its reply's bytes come back, error replies included. The backends must
+   * be {@link RawBackend}s. `callback` may be called before this returns (no server live, cluster closed).
+   */
+  forward(key: string, args: ReadonlyArray<Buffer | string>, callback: RawCallback): void {
+    const s = this.#owner(key)
+    if (s === null) {
+      callback.fail(allDown())
+      return
+    }
+    if (this.#o.loader !== null) this.#forget(key)
+    if (this.#closed) {
+      callback.fail(closed())
+      return
+    }
+    s.requests++
+    const call = new RawCall(s, callback, performance.now() + this.#o.timeoutMs, this.#rawFailed)
+    s.raw.push(call)
+    if (s.rawTimer === null) s.rawTimer = setTimeout(this.#expireRaw, this.#o.timeoutMs, s)
+    ;(s.backend as RawBackend).call(args, call)
+  }
+
+  readonly #rawFailed = (s: ServerState, err: unknown): void => this.#failed(s, err)
+
+  /** Times out the forwarded calls of `s` past their deadline, then waits for the next one's. */
+  readonly #expireRaw = (s: ServerState): void => {
+    s.rawTimer = null
+    const now = performance.now()
+    for (;;) {
+      s.trimRaw()
+      const call = s.raw[s.rawHead]
+      if (call === undefined) return
+      if (call.deadline > now) break
+      // Settled before its callback runs: a callback that forwards again finds the queue consistent.
+      call.settled = true
+      s.timeouts++
+      const err = timeoutError(s.config.id, this.#o.timeoutMs)
+      this.#failed(s, err)
+      call.callback.fail(err)
+    }
+    // A callback above may have armed a timer for a later deadline: the oldest call's comes first.
+    if (s.rawTimer !== null) clearTimeout(s.rawTimer)
+    s.rawTimer = setTimeout(this.#expireRaw, s.raw[s.rawHead]!.deadline - now, s)
   }
 
   /** Like {@link route}, on the server with id `id` (e.g. to broadcast to every one of {@link liveServers}). */

@@ -37,5 +37,6 @@ export {
   PipelinedBackend,
   type PipelinedBackendOptions,
   type RawBackend,
+  type RawCallback,
 } from './pipelined.js'
 export { SingleFlight } from './singleflight.js'

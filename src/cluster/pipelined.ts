@@ -10,6 +10,17 @@ import { Scripts } from './scripts.js'
 // Unexported on purpose, so that V8 inlines the character read (see placement/hash.ts).
 const charCodeAt = String.prototype.charCodeAt
 
+/**
+ * Receives the outcome of one raw command: exactly one of its methods is called, once. They run inside the
+ * connection's input handling and must not throw.
+ */
+export interface RawCallback {
+  /** The bytes of the reply, error replies included (a refused command is an answer, not a failure). */
+  reply(raw: Buffer): void
+  /** The command failed (the connection dropped or could not be opened). */
+  fail(err: Error): void
+}
+
 /** A {@link Backend} that can also send any command and hand back its reply as raw bytes. */
 export interface RawBackend extends Backend {
   /**
@@ -18,11 +29,14 @@ export interface RawBackend extends Backend {
    * connection fails.
    */
   send(args: ReadonlyArray<Buffer | string>): Promise<Buffer>
+  /** {@link send} with a callback instead of a promise (a proxy's hot path: no promise per command). */
+  call(args: ReadonlyArray<Buffer | string>, callback: RawCallback): void
 }
 
 /** True when `backend` is a {@link RawBackend}. */
 export function isRawBackend(backend: Backend): backend is RawBackend {
-  return typeof (backend as Partial<RawBackend>).send === 'function'
+  const b = backend as Partial<RawBackend>
+  return typeof b.send === 'function' && typeof b.call === 'function'
 }
 
 /** Options of {@link PipelinedBackend}. */
@@ -50,9 +64,6 @@ export interface PipelinedBackendOptions {
    */
   readonly flush?: 'idle' | 'batch'
 }
-
-type Resolve = (raw: Buffer) => void
-type Reject = (err: Error) => void
 
 const CRLF_LEN = 2
 
@@ -91,8 +102,7 @@ export class PipelinedBackend implements RawBackend {
   /** 'batch' mode: for each write whose replies are not all in, oldest first, how many replies it still awaits. */
   #unanswered: number[] = []
   /** Callers waiting for replies, in the order their commands were written. */
-  #resolves: (Resolve | undefined)[] = []
-  #rejects: (Reject | undefined)[] = []
+  #waiting: (RawCallback | undefined)[] = []
   #head = 0
   /** Unparsed input: the start of an incomplete reply, and chunks received after it. */
   #rest: Buffer | null = null
@@ -122,7 +132,7 @@ export class PipelinedBackend implements RawBackend {
 
   /** Callers waiting for a reply (for stats and tests). */
   get pending(): number {
-    return this.#resolves.length - this.#head
+    return this.#waiting.length - this.#head
   }
 
   /** True while a TCP connection is open (or being opened). */
@@ -131,26 +141,27 @@ export class PipelinedBackend implements RawBackend {
   }
 
   send(args: ReadonlyArray<Buffer | string>): Promise<Buffer> {
-    return new Promise<Buffer>((resolve, reject) => {
-      if (this.#closed) {
-        reject(new Error(`backend "${this.id}" is closed`))
-        return
-      }
-      if (this.#socket === null) this.#open()
-      // An idle connection writes at once (a lone call pays no wait); with calls in flight, commands issued
-      // in this turn are gathered and written together when it ends.
-      const idle =
-        this.#writeWhenIdle && this.#connected && this.#head === this.#resolves.length && this.#outLen === 0
-      this.#encode(args)
-      this.#queued++
-      this.#resolves.push(resolve)
-      this.#rejects.push(reject)
-      if (idle) this.#write()
-      else if (!this.#flushScheduled) {
-        this.#flushScheduled = true
-        setImmediate(this.#flush)
-      }
-    })
+    return new Promise<Buffer>((resolve, reject) => this.call(args, { reply: resolve, fail: reject }))
+  }
+
+  call(args: ReadonlyArray<Buffer | string>, callback: RawCallback): void {
+    if (this.#closed) {
+      callback.fail(new Error(`backend "${this.id}" is closed`))
+      return
+    }
+    if (this.#socket === null) this.#open()
+    // An idle connection writes at once (a lone call pays no wait); with calls in flight, commands issued
+    // in this turn are gathered and written together when it ends.
+    const idle =
+      this.#writeWhenIdle && this.#connected && this.#head === this.#waiting.length && this.#outLen === 0
+    this.#encode(args)
+    this.#queued++
+    this.#waiting.push(callback)
+    if (idle) this.#write()
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(this.#flush)
+    }
   }
 
   #open(): void {
@@ -181,13 +192,14 @@ export class PipelinedBackend implements RawBackend {
       // AUTH goes first on the connection; a refusal closes it, failing every call queued behind it.
       this.#encode(['AUTH', this.#password])
       this.#queued++
-      this.#resolves.push((raw) => {
-        if (raw[0] === 45) {
+      this.#waiting.push({
+        reply: (raw) => {
+          if (raw[0] !== 45) return
           socket.destroy()
           this.#drop(new Error(`server "${this.id}" refused the password: ${raw.toString('utf8').trim()}`))
-        }
+        },
+        fail: () => {},
       })
-      this.#rejects.push(() => {})
     }
   }
 
@@ -204,12 +216,11 @@ export class PipelinedBackend implements RawBackend {
     this.#more = []
     this.#moreBytes = 0
     this.#need = 0
-    const rejects = this.#rejects
+    const waiting = this.#waiting
     const head = this.#head
-    this.#resolves = []
-    this.#rejects = []
+    this.#waiting = []
     this.#head = 0
-    for (let i = head; i < rejects.length; i++) rejects[i]!(err)
+    for (let i = head; i < waiting.length; i++) waiting[i]!.fail(err)
   }
 
   #write(): void {
@@ -264,22 +275,20 @@ export class PipelinedBackend implements RawBackend {
 
   #deliver(raw: Buffer): void {
     const i = this.#head
-    const resolve = this.#resolves[i]
-    if (resolve === undefined) throw new Error('reply without a request')
-    this.#resolves[i] = undefined
-    this.#rejects[i] = undefined
+    const waiting = this.#waiting
+    const callback = waiting[i]
+    if (callback === undefined) throw new Error('reply without a request')
+    waiting[i] = undefined
     this.#head = i + 1
-    if (this.#head === this.#resolves.length) {
-      this.#resolves.length = 0
-      this.#rejects.length = 0
+    if (this.#head === waiting.length) {
+      waiting.length = 0
       this.#head = 0
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#resolves.length) {
-      this.#resolves = this.#resolves.slice(this.#head)
-      this.#rejects = this.#rejects.slice(this.#head)
+    } else if (this.#head >= 1024 && this.#head * 2 >= waiting.length) {
+      this.#waiting = waiting.slice(this.#head)
       this.#head = 0
     }
     if (this.#batch) this.#answered()
-    resolve(raw)
+    callback.reply(raw)
   }
 
   /** 'batch' mode: counts one reply against the oldest write; when none is left in flight, flushes the rest. */

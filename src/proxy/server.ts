@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { utf8Of } from '../buffers.js'
 import { Cluster, type ClusterStats } from '../cluster/cluster.js'
 import type { ServerConfig } from '../cluster/options.js'
-import type { RawBackend } from '../cluster/pipelined.js'
+import type { RawBackend, RawCallback } from '../cluster/pipelined.js'
 import { drain, listen } from '../node/tcp.js'
 import { ProtocolError, RequestDecoder } from '../resp/decoder.js'
 import { encodeReply } from '../resp/encoder.js'
@@ -103,6 +103,48 @@ const NIL3 = Buffer.from('_\r\n')
 function failure(e: unknown): Buffer {
   const message = e instanceof Error ? e.message : String(e)
   return err(`ERR proxy: ${message}`)
+}
+
+/**
+ * A forwarded request's place in its client's reply queue, filled by the backend's reply (through `shape` for
+ * a RESP3 client) or by the text of its failure.
+ */
+class Pending implements RawCallback {
+  readonly #fill: (c: Client, slot: number, reply: Buffer) => void
+  readonly #onFail: (e: unknown) => Buffer
+  readonly #c: Client
+  readonly #slot: number
+  readonly #shape: ((raw: Buffer) => Buffer) | null
+
+  constructor(
+    fill: (c: Client, slot: number, reply: Buffer) => void,
+    onFail: (e: unknown) => Buffer,
+    c: Client,
+    slot: number,
+    shape: ((raw: Buffer) => Buffer) | null,
+  ) {
+    this.#fill = fill
+    this.#onFail = onFail
+    this.#c = c
+    this.#slot = slot
+    this.#shape = shape
+  }
+
+  reply(raw: Buffer): void {
+    let reply = raw
+    if (this.#shape !== null) {
+      try {
+        reply = this.#shape(raw)
+      } catch (e) {
+        reply = failure(e)
+      }
+    }
+    this.#fill(this.#c, this.#slot, reply)
+  }
+
+  fail(err: Error): void {
+    this.#fill(this.#c, this.#slot, this.#onFail(err))
+  }
 }
 
 /**
@@ -397,23 +439,25 @@ export class RendezvousProxy {
   /** Runs one request; its reply (now or later) takes the next slot of the client's reply queue. */
   #dispatch(c: Client, args: Buffer[]): boolean | undefined {
     const slot = c.replies.length
-    let r: Buffer | Promise<Buffer>
+    c.replies.push(undefined)
+    let r: Buffer | Promise<Buffer> | null
     try {
-      r = this.#execute(c, args)
+      r = this.#execute(c, args, slot)
     } catch (e) {
       r = failure(e)
     }
     if (r instanceof Promise) {
-      c.replies.push(undefined)
       r.then(
         (b) => this.#complete(c, slot, b),
         (e: unknown) => this.#complete(c, slot, failure(e)),
       )
-    } else {
-      c.replies.push(r)
+    } else if (r !== null) {
+      c.replies[slot] = r
     }
     return c.quitting ? false : undefined
   }
+
+  readonly #fill = (c: Client, slot: number, reply: Buffer): void => this.#complete(c, slot, reply)
 
   #complete(c: Client, slot: number, reply: Buffer): void {
     if (c.closing) return
@@ -480,7 +524,8 @@ export class RendezvousProxy {
 
   // ---- commands --------------------------------------------------------------------------------------------
 
-  #execute(c: Client, args: Buffer[]): Buffer | Promise<Buffer> {
+  /** The reply to a request, now or as a promise; null when a {@link Pending} for `slot` will fill it. */
+  #execute(c: Client, args: Buffer[], slot: number): Buffer | Promise<Buffer> | null {
     const spec = COMMANDS.find(args[0]!)
     if (spec === undefined) return unknownCommand(args)
     if (!arityOk(spec.arity, args.length)) return wrongArity(spec.name)
@@ -491,9 +536,18 @@ export class RendezvousProxy {
       case 'key':
         if (this.#o.mode === 'store') return this.#storeCommand(spec, args)
         if (spec.name === 'get' && this.#cluster.warming) return this.#warmGet(args[1]!, args)
-        if (c.resp === 3 && spec.resp3 !== undefined)
-          return this.#forward(args[1]!, args).then(resp3(spec.resp3))
-        return this.#forward(args[1]!, args)
+        this.#cluster.forward(
+          utf8Of(args[1]!),
+          args,
+          new Pending(
+            this.#fill,
+            this.#onFail,
+            c,
+            slot,
+            c.resp === 3 && spec.resp3 !== undefined ? resp3(spec.resp3) : null,
+          ),
+        )
+        return null
       case 'mget':
       case 'mset':
       case 'sum':

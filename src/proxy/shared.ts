@@ -1,7 +1,7 @@
 // Backend connections shared across the clusters a proxy builds over its life (reloads), counted by reference.
 import type { SetOptions } from '../cluster/backend.js'
 import type { ResolvedServer } from '../cluster/options.js'
-import { PipelinedBackend, type RawBackend } from '../cluster/pipelined.js'
+import { PipelinedBackend, type RawBackend, type RawCallback } from '../cluster/pipelined.js'
 
 interface Entry {
   readonly backend: PipelinedBackend
@@ -77,6 +77,9 @@ class Lease implements RawBackend {
 
   send(args: ReadonlyArray<Buffer | string>): Promise<Buffer> {
     return this.#b.send(args)
+  }
+  call(args: ReadonlyArray<Buffer | string>, callback: RawCallback): void {
+    this.#b.call(args, callback)
   }
   get(key: string): Promise<Buffer | null> {
     return this.#b.get(key)
