@@ -148,6 +148,84 @@ class Pending implements RawCallback {
 }
 
 /**
+ * A request split across servers: fills its client's slot once every part has answered, with `merge` of their
+ * replies (in part order), the first error reply among them, or the text of the first failure.
+ */
+class Gather {
+  readonly #fill: (c: Client, slot: number, reply: Buffer) => void
+  readonly #onFail: (e: unknown) => Buffer
+  readonly #c: Client
+  readonly #slot: number
+  readonly #merge: (replies: Buffer[]) => Buffer
+  readonly #replies: Buffer[]
+  #left: number
+  #done = false
+
+  constructor(
+    fill: (c: Client, slot: number, reply: Buffer) => void,
+    onFail: (e: unknown) => Buffer,
+    c: Client,
+    slot: number,
+    parts: number,
+    merge: (replies: Buffer[]) => Buffer,
+  ) {
+    this.#fill = fill
+    this.#onFail = onFail
+    this.#c = c
+    this.#slot = slot
+    this.#merge = merge
+    this.#replies = new Array<Buffer>(parts)
+    this.#left = parts
+  }
+
+  /** The callback of part `i`. */
+  part(i: number): RawCallback {
+    return new GatherPart(this, i)
+  }
+
+  reply(i: number, raw: Buffer): void {
+    if (this.#done) return
+    this.#replies[i] = raw
+    if (--this.#left > 0) return
+    this.#done = true
+    let reply: Buffer | undefined
+    for (const r of this.#replies) if (isErrorReply(r)) reply ??= r
+    if (reply === undefined) {
+      try {
+        reply = this.#merge(this.#replies)
+      } catch (e) {
+        reply = failure(e)
+      }
+    }
+    this.#fill(this.#c, this.#slot, reply)
+  }
+
+  fail(err: Error): void {
+    if (this.#done) return
+    this.#done = true
+    this.#fill(this.#c, this.#slot, this.#onFail(err))
+  }
+}
+
+class GatherPart implements RawCallback {
+  readonly #gather: Gather
+  readonly #i: number
+
+  constructor(gather: Gather, i: number) {
+    this.#gather = gather
+    this.#i = i
+  }
+
+  reply(raw: Buffer): void {
+    this.#gather.reply(this.#i, raw)
+  }
+
+  fail(err: Error): void {
+    this.#gather.fail(err)
+  }
+}
+
+/**
  * A RESP proxy in front of a {@link Cluster}. Each client request is decoded, routed by key to the server that
  * owns it now (through the cluster: timeouts, health, failover, fencing), and its reply written back in
  * request order, however many requests a client pipelines. All clients share one connection per backend.
@@ -552,7 +630,7 @@ export class RendezvousProxy {
       case 'mset':
       case 'sum':
         if (this.#o.mode === 'store') return this.#storeCommand(spec, args)
-        return this.#split(spec.name, route.kind, args)
+        return this.#split(c, slot, spec.name, route.kind, args)
       case 'same':
         if (this.#o.mode === 'store') return storeOnly(spec.name)
         return this.#sameServer(spec.name, args, route.first, route.last, route.step)
@@ -620,7 +698,13 @@ export class RendezvousProxy {
    * groups and the calls see the same membership), one command per server, all in flight together, and the
    * replies merged in the caller's order. One server owning every key: the request is forwarded as it is.
    */
-  #split(name: string, kind: 'mget' | 'mset' | 'sum', args: Buffer[]): Buffer | Promise<Buffer> {
+  #split(
+    c: Client,
+    slot: number,
+    name: string,
+    kind: 'mget' | 'mset' | 'sum',
+    args: Buffer[],
+  ): Buffer | null {
     const cluster = this.#cluster
     const stride = kind === 'mset' ? 2 : 1
     if (kind === 'mset' && (args.length - 1) % 2 !== 0) return wrongArity(name)
@@ -635,21 +719,12 @@ export class RendezvousProxy {
       if (g === undefined) groups.set(owner, [i])
       else g.push(i)
     }
-    if (groups.size === 1) return this.#forward(args[1]!, args)
-    const command = args[0]!
-    const calls: Promise<Buffer>[] = []
-    const order: number[][] = []
-    for (const idx of groups.values()) {
-      const sub: Buffer[] = [command]
-      for (const i of idx) {
-        sub.push(args[i]!)
-        if (stride === 2) sub.push(args[i + 1]!)
-      }
-      order.push(idx)
-      calls.push(cluster.route(keyOf[idx[0]!]!, (b) => (b as RawBackend).send(sub)))
+    if (groups.size === 1) {
+      cluster.forward(keyOf[1]!, args, new Pending(this.#fill, this.#onFail, c, slot, null))
+      return null
     }
-    return Promise.all(calls).then((replies) => {
-      for (const r of replies) if (isErrorReply(r)) return r
+    const order = [...groups.values()]
+    const gather = new Gather(this.#fill, this.#onFail, c, slot, order.length, (replies) => {
       if (kind === 'sum') {
         let total = 0
         for (const r of replies) total += integerReply(r) ?? 0
@@ -666,7 +741,18 @@ export class RendezvousProxy {
         for (let j = 0; j < idx.length; j++) out[idx[j]!] = items[j]!
       })
       return Buffer.concat(out)
-    }, this.#onFail)
+    })
+    const command = args[0]!
+    for (let g = 0; g < order.length; g++) {
+      const idx = order[g]!
+      const sub: Buffer[] = [command]
+      for (const i of idx) {
+        sub.push(args[i]!)
+        if (stride === 2) sub.push(args[i + 1]!)
+      }
+      cluster.forward(keyOf[idx[0]!]!, sub, gather.part(g))
+    }
+    return null
   }
 
   // ---- store mode ------------------------------------------------------------------------------------------
