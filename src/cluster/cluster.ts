@@ -648,11 +648,16 @@ export class Cluster {
       callback.fail(closed())
       return
     }
+    const backend = s.backend as RawBackend
+    if (typeof backend.call !== 'function') {
+      callback.fail(new TypeError(`forward: the backend of server "${s.config.id}" cannot send raw commands`))
+      return
+    }
     s.requests++
     const call = new RawCall(s, callback, performance.now() + this.#o.timeoutMs, this.#rawFailed)
     s.raw.push(call)
     if (s.rawTimer === null) s.rawTimer = setTimeout(this.#expireRaw, this.#o.timeoutMs, s)
-    ;(s.backend as RawBackend).call(args, call)
+    backend.call(args, call)
   }
 
   readonly #rawFailed = (s: ServerState, err: unknown): void => this.#failed(s, err)

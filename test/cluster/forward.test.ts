@@ -5,6 +5,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import { test } from 'node:test'
 import type { RawCallback } from '../../src/cluster/index.js'
 import { Cluster, PipelinedBackend } from '../../src/cluster/index.js'
+import { MemoryBackend } from '../../src/cluster/memory.js'
 import { createNode } from '../../src/node/index.js'
 
 /** A server that accepts connections and never answers (a frozen process, as far as a client can tell). */
@@ -169,5 +170,17 @@ test('Cluster.forward: a lost connection fails the commands waiting on it (count
   } finally {
     await cluster.close()
     await frozen.close()
+  }
+})
+
+test('Cluster.forward: a backend that cannot send raw commands fails the call with a TypeError naming the server', async () => {
+  const cluster = new Cluster({ servers: [{ id: 'm' }], backendFactory: () => new MemoryBackend() })
+  try {
+    const o = await forward(cluster, 'x', ['GET', 'x'])
+    assert.ok(o.error instanceof TypeError)
+    assert.match(o.error.message, /backend of server "m" cannot send raw commands/)
+    assert.equal(cluster.stats().servers[0]!.errors, 0)
+  } finally {
+    await cluster.close()
   }
 })
