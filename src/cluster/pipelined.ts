@@ -78,9 +78,9 @@ export const BATCH_BYTES = 4096
  * One TCP connection to a RESP server, shared by every caller. A command on an idle connection is written at
  * once (unless `flush: 'batch'`); while replies are awaited, the commands issued in one event-loop turn are
  * written together (one `write` per turn, flushed from `setImmediate`; `flush: 'batch'` waits longer). Replies
- * are matched to callers in order, and raw replies are handed back without being decoded. The connection opens on first use; when it
- * drops, every waiting call rejects and the next call reconnects (no offline queue, no retries: the cluster
- * decides what to do with failures).
+ * are matched to callers in order, and raw replies are handed back without being decoded. The connection opens
+ * on first use; when it drops, every waiting call rejects and the next call reconnects (no offline queue, no
+ * retries: the cluster decides what to do with failures).
  */
 export class PipelinedBackend implements RawBackend {
   readonly id: string
