@@ -257,7 +257,7 @@ async function main(): Promise<void> {
     const verdict = r.paired.ours >= target ? 'met   ' : 'MISSED'
     const cpu = `${r.cpu.ours.toFixed(1)}, ${r.cpu.redis.toFixed(1)}, ${r.cpu.floor.toFixed(1)}`.padEnd(29)
     console.log(
-      `| ${r.name.padEnd(9)} | ${fmt(r.rps.ours)}       | ${fmt(r.rps.redis)}         | ${r.paired.ours.toFixed(2).padStart(6)}     | ${ratio(r.rps.ours, r.rps.redis)}    | ${target}x ${verdict} | ${fmt(r.rps.floor)}       | ${r.paired.floor.toFixed(2).padStart(6)}      | ${cpu} |`,
+      `| ${r.name.padEnd(9)} | ${fmt(r.rps.ours)}       | ${fmt(r.rps.redis)}         | ${r.paired.ours.toFixed(3).padStart(6)}     | ${ratio(r.rps.ours, r.rps.redis)}    | ${target}x ${verdict} | ${fmt(r.rps.floor)}       | ${r.paired.floor.toFixed(3).padStart(6)}      | ${cpu} |`,
     )
   }
   console.log(
