@@ -105,74 +105,73 @@ function failure(e: unknown): Buffer {
   return err(`ERR proxy: ${message}`)
 }
 
-/**
- * A forwarded request's place in its client's reply queue, filled by the backend's reply (through `shape` for
- * a RESP3 client) or by the text of its failure.
- */
-class Pending implements RawCallback {
-  readonly #fill: (c: Client, slot: number, reply: Buffer) => void
-  readonly #onFail: (e: unknown) => Buffer
+/** What a request's reply slot needs from the proxy: to fill the slot, and the text (and count) of a failure. */
+interface Replies {
+  fill(c: Client, slot: number, reply: Buffer): void
+  failure(e: unknown): Buffer
+}
+
+/** A request's place in its client's reply queue, filled once its reply is known. */
+class Slot {
+  readonly #proxy: Replies
   readonly #c: Client
   readonly #slot: number
-  readonly #shape: ((raw: Buffer) => Buffer) | null
 
-  constructor(
-    fill: (c: Client, slot: number, reply: Buffer) => void,
-    onFail: (e: unknown) => Buffer,
-    c: Client,
-    slot: number,
-    shape: ((raw: Buffer) => Buffer) | null,
-  ) {
-    this.#fill = fill
-    this.#onFail = onFail
+  constructor(proxy: Replies, c: Client, slot: number) {
+    this.#proxy = proxy
     this.#c = c
     this.#slot = slot
-    this.#shape = shape
+  }
+
+  /** Fills the slot with `reply`, or with the text of what `make` threw. */
+  protected put<T>(make: (x: T) => Buffer, x: T): void {
+    let reply: Buffer
+    try {
+      reply = make(x)
+    } catch (e) {
+      reply = failure(e)
+    }
+    this.#proxy.fill(this.#c, this.#slot, reply)
+  }
+
+  /** Fills the slot with the text of a failure. */
+  protected failed(err: Error): void {
+    this.#proxy.fill(this.#c, this.#slot, this.#proxy.failure(err))
+  }
+}
+
+const same = (raw: Buffer): Buffer => raw
+
+/** A forwarded request: the backend's reply (through `shape` for a RESP3 client), or the text of its failure. */
+class Pending extends Slot implements RawCallback {
+  readonly #shape: (raw: Buffer) => Buffer
+
+  constructor(proxy: Replies, c: Client, slot: number, shape: ((raw: Buffer) => Buffer) | null) {
+    super(proxy, c, slot)
+    this.#shape = shape ?? same
   }
 
   reply(raw: Buffer): void {
-    let reply = raw
-    if (this.#shape !== null) {
-      try {
-        reply = this.#shape(raw)
-      } catch (e) {
-        reply = failure(e)
-      }
-    }
-    this.#fill(this.#c, this.#slot, reply)
+    this.put(this.#shape, raw)
   }
 
   fail(err: Error): void {
-    this.#fill(this.#c, this.#slot, this.#onFail(err))
+    this.failed(err)
   }
 }
 
 /**
- * A request split across servers: fills its client's slot once every part has answered, with `merge` of their
- * replies (in part order), the first error reply among them, or the text of the first failure.
+ * A request split across servers: once every part has answered, its reply is `merge` of theirs (in part order),
+ * the first error reply among them, or the text of the first failure.
  */
-class Gather {
-  readonly #fill: (c: Client, slot: number, reply: Buffer) => void
-  readonly #onFail: (e: unknown) => Buffer
-  readonly #c: Client
-  readonly #slot: number
+class Gather extends Slot {
   readonly #merge: (replies: Buffer[]) => Buffer
   readonly #replies: Buffer[]
   #left: number
   #done = false
 
-  constructor(
-    fill: (c: Client, slot: number, reply: Buffer) => void,
-    onFail: (e: unknown) => Buffer,
-    c: Client,
-    slot: number,
-    parts: number,
-    merge: (replies: Buffer[]) => Buffer,
-  ) {
-    this.#fill = fill
-    this.#onFail = onFail
-    this.#c = c
-    this.#slot = slot
+  constructor(proxy: Replies, c: Client, slot: number, parts: number, merge: (replies: Buffer[]) => Buffer) {
+    super(proxy, c, slot)
     this.#merge = merge
     this.#replies = new Array<Buffer>(parts)
     this.#left = parts
@@ -188,22 +187,15 @@ class Gather {
     this.#replies[i] = raw
     if (--this.#left > 0) return
     this.#done = true
-    let reply: Buffer | undefined
-    for (const r of this.#replies) if (isErrorReply(r)) reply ??= r
-    if (reply === undefined) {
-      try {
-        reply = this.#merge(this.#replies)
-      } catch (e) {
-        reply = failure(e)
-      }
-    }
-    this.#fill(this.#c, this.#slot, reply)
+    const error = this.#replies.find(isErrorReply)
+    if (error !== undefined) this.put(same, error)
+    else this.put(this.#merge, this.#replies)
   }
 
   fail(err: Error): void {
     if (this.#done) return
     this.#done = true
-    this.#fill(this.#c, this.#slot, this.#onFail(err))
+    this.failed(err)
   }
 }
 
@@ -535,7 +527,11 @@ export class RendezvousProxy {
     return c.quitting ? false : undefined
   }
 
-  readonly #fill = (c: Client, slot: number, reply: Buffer): void => this.#complete(c, slot, reply)
+  /** How Slots fill their client's reply queue, and count a backend's failure. */
+  readonly #replies: Replies = {
+    fill: (c, slot, reply) => this.#complete(c, slot, reply),
+    failure: (e) => this.#onFail(e),
+  }
 
   #complete(c: Client, slot: number, reply: Buffer): void {
     if (c.closing) return
@@ -618,8 +614,7 @@ export class RendezvousProxy {
           utf8Of(args[1]!),
           args,
           new Pending(
-            this.#fill,
-            this.#onFail,
+            this.#replies,
             c,
             slot,
             c.resp === 3 && spec.resp3 !== undefined ? resp3(spec.resp3) : null,
@@ -643,7 +638,9 @@ export class RendezvousProxy {
 
   /** Sends the request as it is to the owner of `key`; its reply comes back as it is. */
   #forward(key: Buffer, args: Buffer[]): Promise<Buffer> {
-    return this.#cluster.route(utf8Of(key), (b) => (b as RawBackend).send(args)).catch(this.#onFail)
+    return new Promise((resolve) =>
+      this.#cluster.forward(utf8Of(key), args, { reply: resolve, fail: (e) => resolve(this.#onFail(e)) }),
+    )
   }
 
   /**
@@ -720,11 +717,11 @@ export class RendezvousProxy {
       else g.push(i)
     }
     if (groups.size === 1) {
-      cluster.forward(keyOf[1]!, args, new Pending(this.#fill, this.#onFail, c, slot, null))
+      cluster.forward(keyOf[1]!, args, new Pending(this.#replies, c, slot, null))
       return null
     }
     const order = [...groups.values()]
-    const gather = new Gather(this.#fill, this.#onFail, c, slot, order.length, (replies) => {
+    const gather = new Gather(this.#replies, c, slot, order.length, (replies) => {
       if (kind === 'sum') {
         let total = 0
         for (const r of replies) total += integerReply(r) ?? 0
