@@ -469,10 +469,7 @@ export class Cluster {
       let settled = false
       const timer = setTimeout(() => {
         settled = true
-        s.timeouts++
-        const err = timeoutError(s.config.id, ms)
-        this.#failed(s, err)
-        reject(err)
+        reject(this.#timedOut(s))
       }, ms)
       let p: Promise<T>
       try {
@@ -512,6 +509,14 @@ export class Cluster {
       timer = setTimeout(() => reject(timeoutError(s.config.id, ms)), ms)
     })
     return Promise.race([fn(s.backend), timeout]).finally(() => clearTimeout(timer))
+  }
+
+  /** Counts a call to `s` that outlived `timeoutMs` as a failure; returns the error it fails with. */
+  #timedOut(s: ServerState): Error {
+    s.timeouts++
+    const err = timeoutError(s.config.id, this.#o.timeoutMs)
+    this.#failed(s, err)
+    return err
   }
 
   #failed(s: ServerState, err: unknown): void {
@@ -673,10 +678,7 @@ export class Cluster {
       if (call.deadline > now) break
       // Settled before its callback runs: a callback that forwards again finds the queue consistent.
       call.settled = true
-      s.timeouts++
-      const err = timeoutError(s.config.id, this.#o.timeoutMs)
-      this.#failed(s, err)
-      call.callback.fail(err)
+      call.callback.fail(this.#timedOut(s))
     }
     // A callback above may have armed a timer for a later deadline: the oldest call's comes first.
     if (s.rawTimer !== null) clearTimeout(s.rawTimer)
