@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
 import { test } from 'node:test'
 import type { RawCallback } from '../../src/cluster/index.js'
-import { Cluster, PipelinedBackend } from '../../src/cluster/index.js'
+import { Cluster, type ClusterOptions, PipelinedBackend } from '../../src/cluster/index.js'
 import { MemoryBackend } from '../../src/cluster/memory.js'
 import { createNode } from '../../src/node/index.js'
 
@@ -52,6 +52,15 @@ function forward(cluster: Cluster, key: string, args: string[]): Promise<Outcome
   })
 }
 
+/** A cluster on PipelinedBackends as the proxy makes them (`flush: 'batch'`), over servers that have ports. */
+function rawCluster(servers: { id: string; port: number }[], options: Partial<ClusterOptions>): Cluster {
+  return new Cluster({
+    servers,
+    backendFactory: (s) => new PipelinedBackend({ id: s.id, port: s.port!, flush: 'batch' }),
+    ...options,
+  })
+}
+
 function keyOwnedBy(cluster: Cluster, id: string): string {
   for (let i = 0; ; i++) if (cluster.ownerOf(`k${i}`) === id) return `k${i}`
 }
@@ -61,11 +70,7 @@ test('Cluster.forward: replies come back as bytes, refusals are replies (not fai
 }, async () => {
   const node = createNode({ port: 0 })
   const { port } = await node.listen()
-  const cluster = new Cluster({
-    servers: [{ id: 'a', port }],
-    backendFactory: (s) => new PipelinedBackend({ id: s.id, port: s.port!, flush: 'batch' }),
-    timeoutMs: 2000,
-  })
+  const cluster = rawCluster([{ id: 'a', port }], { timeoutMs: 2000 })
   try {
     const outcomes = await Promise.all([
       forward(cluster, 'x', ['SET', 'x', 'hello']),
@@ -98,18 +103,13 @@ test('Cluster.forward: commands to a silent server time out one by one (ERR_TIME
   const frozen = await silent()
   const node = createNode({ port: 0 })
   const { port } = await node.listen()
-  const ports: Record<string, number> = { f: frozen.port, n: port }
-  const cluster = new Cluster({
-    servers: [
+  const cluster = rawCluster(
+    [
       { id: 'f', port: frozen.port },
       { id: 'n', port },
     ],
-    backendFactory: (s) => new PipelinedBackend({ id: s.id, port: ports[s.id]!, flush: 'batch' }),
-    timeoutMs: 150,
-    failureThreshold: 3,
-    probeMinMs: 60_000,
-    probeMaxMs: 60_000,
-  })
+    { timeoutMs: 150, failureThreshold: 3, probeMinMs: 60_000, probeMaxMs: 60_000 },
+  )
   try {
     const key = keyOwnedBy(cluster, 'f')
     // Three calls sent at different times, each with its own deadline.
@@ -146,12 +146,7 @@ test('Cluster.forward: a lost connection fails the commands waiting on it (count
   timeout: 20_000,
 }, async () => {
   const frozen = await silent()
-  const cluster = new Cluster({
-    servers: [{ id: 'a', port: frozen.port }],
-    backendFactory: (s) => new PipelinedBackend({ id: s.id, port: s.port!, flush: 'batch' }),
-    timeoutMs: 5000,
-    failureThreshold: 5,
-  })
+  const cluster = rawCluster([{ id: 'a', port: frozen.port }], { timeoutMs: 5000, failureThreshold: 5 })
   try {
     const pending = [forward(cluster, 'x', ['GET', 'x']), forward(cluster, 'y', ['GET', 'y'])]
     for (let i = 0; i < 200 && frozen.sockets.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
