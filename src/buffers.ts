@@ -22,6 +22,12 @@ export const latin1Of: (buf: Buffer) => string =
     ? (buf) => latin1Slice.call(buf, 0, buf.length)
     : (buf) => buf.toString('latin1')
 
+/** The latin1 string of `buf`'s bytes from `start` to `end` (0 <= start <= end <= buf.length). */
+export const latin1Between: (buf: Buffer, start: number, end: number) => string =
+  typeof latin1Slice === 'function'
+    ? (buf, start, end) => latin1Slice.call(buf, start, end)
+    : (buf, start, end) => buf.toString('latin1', start, end)
+
 /** The UTF-8 text of `buf`. */
 export const utf8Of: (buf: Buffer) => string =
   typeof utf8Slice === 'function'

@@ -2,17 +2,19 @@
 import { performance } from 'node:perf_hooks'
 import { latin1Of } from '../buffers.js'
 import { KeyIndex } from './keyindex.js'
+import { chunkBytes, SLAB_MAX, Slab } from './slab.js'
 
 // Unexported on purpose, so that V8 inlines the character read (see placement/hash.ts).
 const charCodeAt = String.prototype.charCodeAt
 
 /**
- * A string value. Keys, hash fields and values are arbitrary bytes; they are held as JavaScript strings in
- * the `latin1` encoding (one char per byte, char codes 0-255, lossless both ways), which V8 stores one byte
- * per char. Values up to {@link INLINE_MAX} bytes are such strings (measured: a 64-byte value costs 80 heap
- * bytes as a string against about 160 as a Buffer); longer values are `Buffer`s, so that a large GET
- * allocates nothing and no value hits V8's maximum string length. A stored Buffer is never mutated in place,
- * so a reply may hand it to the socket without copying.
+ * A string value as commands see it. Keys, hash fields and values are arbitrary bytes; keys and hash fields
+ * are held as JavaScript strings in the `latin1` encoding (one char per byte, char codes 0-255, lossless both
+ * ways), which V8 stores one byte per char. A short value (up to {@link INLINE_MAX} bytes) is stored as bytes
+ * in the keyspace's {@link Slab}, outside the V8 heap, and read back as such a string (or as a view, for
+ * replies: {@link Keyspace.view}); hash field values are such strings. Longer values are `Buffer`s, so
+ * that a large GET allocates nothing and no value hits V8's maximum string length. A stored Buffer is never
+ * mutated in place, so a reply may hand it to the socket without copying.
  */
 export type StringValue = string | Buffer
 
@@ -27,8 +29,14 @@ export class Hash {
 /** What a key holds. */
 export type Value = StringValue | Hash
 
-/** Longest string value (in bytes) held as a latin1 string rather than a Buffer. */
-export const INLINE_MAX = 1024
+/** What a key holds, as TYPE names it. */
+export type ValueType = 'string' | 'hash'
+
+/** What a slot holds: a {@link Slab} handle (a short string value), a long string value, or a hash. */
+type Stored = number | Buffer | Hash
+
+/** Longest string value (in bytes) stored in the slab (and held as a latin1 string in a hash) rather than a Buffer. */
+export const INLINE_MAX = SLAB_MAX
 
 /**
  * Accounted bytes per key beyond its key and value: its Map entry (about 30 bytes), its key and value array
@@ -117,14 +125,15 @@ export interface KeyspaceStats {
   activeExpireCycles: number
 }
 
-/** Accounted bytes of a string value (or of a key, field name: always strings). */
+/** Accounted bytes of a string held on the V8 heap (a key, a hash field or its value). */
 export function stringBytes(v: StringValue): number {
   return typeof v === 'string' ? (STRING_OVERHEAD + v.length + 7) & ~7 : BUFFER_OVERHEAD + v.length
 }
 
-/** Accounted bytes of a value. */
+/** Accounted bytes of a key's value: its slab chunk when short, else its Buffer or hash. */
 export function valueBytes(v: Value): number {
-  return v instanceof Hash ? HASH_OVERHEAD + v.bytes : stringBytes(v)
+  if (v instanceof Hash) return HASH_OVERHEAD + v.bytes
+  return v.length <= SLAB_MAX ? chunkBytes(v.length) : BUFFER_OVERHEAD + v.length
 }
 
 /** Accounted bytes of a whole entry: per-entry overhead, key and value. */
@@ -142,17 +151,12 @@ export function keyOf(buf: Buffer): string {
   return latin1Of(buf)
 }
 
-/** The stored form of bytes that came from a command: a latin1 string, or a private copy when long. */
+/** A hash field's value for bytes that came from a command: a latin1 string, or a private copy when long. */
 export function storedOf(buf: Buffer): StringValue {
   return buf.length <= INLINE_MAX ? latin1Of(buf) : Buffer.from(buf)
 }
 
-/** The stored form of a Buffer the caller owns and will not touch again (kept as is when long: no copy). */
-export function storedOfOwned(buf: Buffer): StringValue {
-  return buf.length <= INLINE_MAX ? buf.toString('latin1') : buf
-}
-
-/** The stored form of a JavaScript string of ASCII chars (numbers formatted by INCR and friends). */
+/** A hash field's value for a JavaScript string of ASCII chars (numbers formatted by HINCRBY). */
 export function storedOfAscii(s: string): StringValue {
   return s.length <= INLINE_MAX ? s : Buffer.from(s, 'latin1')
 }
@@ -200,10 +204,13 @@ export class Keyspace {
   readonly #ahead = new Int32Array(PREFETCH_MAX)
   #aheadSum = 0
   #index = new KeyIndex(this.#keys)
-  #vals: (Value | undefined)[] = []
+  /** Each slot's value: a {@link Slab} handle (short strings), a Buffer (long ones) or a Hash. */
+  #vals: (Stored | undefined)[] = []
+  readonly #slab = new Slab()
   // Per-slot numbers, interleaved so that one slot's fit in 16 bytes (one cache line): its expiry time at
   // #exp[2 * slot], its reference bit (1 = accessed since the clock hand last passed) at #meta[4 * slot + 2],
-  // and the next free slot (free slots only) at #meta[4 * slot + 3].
+  // and at #meta[4 * slot + 3] the length of its value when that is in the slab, or the next free slot when
+  // the slot is free.
   #exp = new Float64Array(0)
   #meta = new Int32Array(0)
   /** The clock hand: the next slot eviction looks at. */
@@ -319,6 +326,11 @@ export class Keyspace {
     return this.#used
   }
 
+  /** Bytes of the slab pages that hold the short string values (allocated, whether used or free). */
+  get slabBytes(): number {
+    return this.#slab.pageBytes
+  }
+
   /** The counters (live object, read-only to callers). */
   get stats(): Readonly<KeyspaceStats> {
     return this.#stats
@@ -379,7 +391,8 @@ export class Keyspace {
       const slot = slots[i]!
       if (slot < 0) continue
       const v = vals[slot]
-      if (typeof v === 'string' && v.length > 0) sum += charCodeAt.call(v, v.length - 1)
+      // The last byte: a value may run past the cache line of its first.
+      if (typeof v === 'number') sum += this.#slab.byteAt(v, Math.max(0, meta[4 * slot + 3]! - 1))
     }
     // Kept, so that the compiler cannot drop the loads as unused.
     this.#aheadSum = (this.#aheadSum + sum) | 0
@@ -406,7 +419,9 @@ export class Keyspace {
 
   #remove(key: string, slot: number): void {
     this.#index.delete(key)
-    this.#used -= entryBytes(key, this.#vals[slot]!)
+    this.#used -= this.#entryBytesAt(key, slot)
+    const v = this.#vals[slot]
+    if (typeof v === 'number') this.#slab.free(v)
     this.#keys[slot] = undefined
     this.#vals[slot] = undefined
     if (this.#exp[2 * slot] !== 0) {
@@ -422,19 +437,45 @@ export class Keyspace {
    * @param touch - false to leave the LRU order alone (Redis's LOOKUP_NOTOUCH).
    */
   read(key: string, touch = true): Value | undefined {
+    const slot = this.#readSlot(key, touch)
+    return slot < 0 ? undefined : this.#valueAt(slot)
+  }
+
+  /**
+   * {@link read} for a reply: a short string value comes as a view of its stored bytes instead of a copy,
+   * valid only until the keyspace next changes (a reply is written out before that).
+   */
+  view(key: string): Buffer | Hash | undefined {
+    const slot = this.#readSlot(key, true)
+    if (slot < 0) return undefined
+    const v = this.#vals[slot]!
+    return typeof v === 'number' ? this.#slab.view(v, this.#meta[4 * slot + 3]!) : v
+  }
+
+  #readSlot(key: string, touch: boolean): number {
     const slot = this.#find(key, touch)
-    if (slot < 0) {
-      this.#stats.misses++
-      return undefined
-    }
-    this.#stats.hits++
-    return this.#vals[slot]
+    if (slot < 0) this.#stats.misses++
+    else this.#stats.hits++
+    return slot
   }
 
   /** Write lookup (Redis's lookupKeyWrite): the live value or undefined; touches, counts nothing. */
   get(key: string): Value | undefined {
     const slot = this.#find(key, true)
-    return slot < 0 ? undefined : this.#vals[slot]
+    return slot < 0 ? undefined : this.#valueAt(slot)
+  }
+
+  /** A slot's value as commands see it: a slab value is read out as a latin1 string. */
+  #valueAt(slot: number): Value {
+    const v = this.#vals[slot]!
+    return typeof v === 'number' ? this.#slab.latin1(v, this.#meta[4 * slot + 3]!) : v
+  }
+
+  /** Accounted bytes of a slot's entry (see {@link entryBytes}). */
+  #entryBytesAt(key: string, slot: number): number {
+    const v = this.#vals[slot]!
+    const bytes = typeof v === 'number' ? chunkBytes(this.#meta[4 * slot + 3]!) : valueBytes(v)
+    return ENTRY_OVERHEAD + stringBytes(key) + bytes
   }
 
   /** Whether the key is alive, without counting or touching. */
@@ -443,31 +484,63 @@ export class Keyspace {
   }
 
   /**
-   * Stores a value.
+   * Stores a value. A string or Buffer of up to {@link INLINE_MAX} bytes is copied into the slab; a longer
+   * Buffer is kept as it is, so the caller must not change it afterwards (see {@link setCopy}).
    * @param expireAt - absolute expiry time in ms; 0 (default) removes any TTL; {@link KEEP_TTL} keeps it.
    *   A time already past is stored as is, and the key is then never seen again (as Redis does).
    */
   set(key: string, value: Value, expireAt = 0): void {
+    const slot = this.#claim(key)
+    let bytes: number
+    if (value instanceof Hash) {
+      this.#vals[slot] = value
+      bytes = HASH_OVERHEAD + value.bytes
+    } else if (value.length > SLAB_MAX) {
+      this.#vals[slot] = typeof value === 'string' ? Buffer.from(value, 'latin1') : value
+      bytes = BUFFER_OVERHEAD + value.length
+    } else {
+      const n = value.length
+      const handle = this.#slab.alloc(n)
+      if (typeof value === 'string') this.#slab.writeLatin1(handle, value)
+      else this.#slab.write(handle, value)
+      this.#vals[slot] = handle
+      this.#meta[4 * slot + 3] = n
+      bytes = chunkBytes(n)
+    }
+    this.#used += ENTRY_OVERHEAD + stringBytes(key) + bytes
+    if (expireAt !== KEEP_TTL) this.#setExp(slot, expireAt)
+    if (this.#maxmemory !== 0) this.#evict()
+  }
+
+  /** {@link set} of a copy of `bytes`, which the caller may reuse (a command's argument, a view of its input). */
+  setCopy(key: string, bytes: Buffer, expireAt = 0): void {
+    this.set(key, bytes.length > SLAB_MAX ? Buffer.from(bytes) : bytes, expireAt)
+  }
+
+  /**
+   * The slot that `key` is about to be stored in, emptied of its old value: a new one, or the key's own. An
+   * expired key being overwritten is first expired (as Redis's lookupKeyWrite does): no TTL to keep.
+   */
+  #claim(key: string): number {
     let slot = this.#index.get(key)
     if (slot < 0) {
       slot = this.#allocSlot()
       this.#keys[slot] = key
       this.#index.add(key, slot)
       this.#meta[4 * slot + 2] = 0 // not referenced yet: a new key comes after the keys in use
-    } else {
-      this.#used -= entryBytes(key, this.#vals[slot]!)
-      this.#touch(slot)
-      // An expired key being overwritten is first expired (as Redis's lookupKeyWrite does): no TTL to keep.
-      const at = this.#exp[2 * slot]!
-      if (at !== 0 && this.#now() > at) {
-        this.#stats.expiredKeys++
-        if (expireAt === KEEP_TTL) expireAt = 0
-      }
+      return slot
     }
-    this.#vals[slot] = value
-    this.#used += entryBytes(key, value)
-    if (expireAt !== KEEP_TTL) this.#setExp(slot, expireAt)
-    if (this.#maxmemory !== 0) this.#evict()
+    this.#used -= this.#entryBytesAt(key, slot)
+    const old = this.#vals[slot]
+    if (typeof old === 'number') this.#slab.free(old)
+    this.#vals[slot] = undefined
+    this.#touch(slot)
+    const at = this.#exp[2 * slot]!
+    if (at !== 0 && this.#now() > at) {
+      this.#stats.expiredKeys++
+      this.#setExp(slot, 0)
+    }
+    return slot
   }
 
   #setExp(slot: number, at: number): void {
@@ -517,7 +590,7 @@ export class Keyspace {
     const slot = this.#find(from, true)
     if (slot < 0) return false
     if (from === to) return true
-    const value = this.#vals[slot]!
+    const value = this.#valueAt(slot)
     const at = this.#exp[2 * slot]!
     this.#remove(from, slot)
     this.set(to, value, at)
@@ -567,6 +640,7 @@ export class Keyspace {
     this.#keys = []
     this.#index = new KeyIndex(this.#keys)
     this.#vals = []
+    this.#slab.clear()
     this.#exp = new Float64Array(0)
     this.#meta = new Int32Array(0)
     this.#capacity = 0
@@ -590,7 +664,7 @@ export class Keyspace {
    * A Redis-style reverse-binary cursor is not needed because the slot array grows at its end only.
    * At most `10 * count` empty slots are stepped over per call, like Redis's bound on empty buckets.
    */
-  scan(cursor: number, count: number, visit: (key: string, value: Value) => void): number {
+  scan(cursor: number, count: number, visit: (key: string, type: ValueType) => void): number {
     const keys = this.#keys
     const end = keys.length
     let slot = cursor
@@ -599,7 +673,7 @@ export class Keyspace {
     while (slot < end && found < count && budget > 0) {
       const key = keys[slot]
       if (key !== undefined && this.#find(key, false) === slot) {
-        visit(key, this.#vals[slot]!)
+        visit(key, this.#vals[slot] instanceof Hash ? 'hash' : 'string')
         found++
       } else {
         budget--
@@ -610,11 +684,13 @@ export class Keyspace {
   }
 
   /** Calls `visit` for every live key (KEYS); expired keys met on the way are deleted. */
-  forEach(visit: (key: string, value: Value) => void): void {
+  forEach(visit: (key: string, type: ValueType) => void): void {
     const keys = this.#keys
     for (let slot = 0; slot < keys.length; slot++) {
       const key = keys[slot]
-      if (key !== undefined && this.#find(key, false) === slot) visit(key, this.#vals[slot]!)
+      if (key !== undefined && this.#find(key, false) === slot) {
+        visit(key, this.#vals[slot] instanceof Hash ? 'hash' : 'string')
+      }
     }
   }
 

@@ -19,7 +19,10 @@ describe('Keyspace', () => {
   test('accounts key, value and overhead, and gives it all back on delete', () => {
     const ks = new Keyspace()
     ks.set('k', 'v'.repeat(64))
-    assert.equal(ks.usedMemory, ENTRY_OVERHEAD + stringBytes('k') + stringBytes('v'.repeat(64)))
+    // A 64-byte value fills a 64-byte slab chunk: nothing else is accounted for it.
+    assert.equal(ks.usedMemory, ENTRY_OVERHEAD + stringBytes('k') + 64)
+    ks.set('k', 'v'.repeat(65))
+    assert.equal(ks.usedMemory, ENTRY_OVERHEAD + stringBytes('k') + 80)
     ks.set('k', Buffer.alloc(5000))
     assert.equal(ks.usedMemory, entryBytes('k', Buffer.alloc(5000)))
     const h = new Hash()
@@ -118,6 +121,82 @@ describe('Keyspace', () => {
       }),
       { numRuns: 200 },
     )
+  })
+
+  test('values read back byte for byte, whatever was stored, overwritten or deleted before, in any size', () => {
+    // Short values share slab pages and reuse each other's chunks; long ones are Buffers: a model (a Map) must
+    // agree with every read, and the accounting with the sum of what the model holds.
+    const value = fc
+      .tuple(fc.integer({ min: 0, max: 1100 }), fc.integer({ min: 0, max: 255 }), fc.boolean())
+      .map(([n, seed, asString]) => {
+        const bytes = Buffer.alloc(n)
+        for (let i = 0; i < n; i++) bytes[i] = (seed + i * 7) & 255
+        return asString ? bytes.toString('latin1') : bytes
+      })
+    const op = fc.record({
+      kind: fc.constantFrom('set', 'set', 'setCopy', 'delete', 'rename', 'view'),
+      key: fc.integer({ min: 0, max: 30 }),
+      to: fc.integer({ min: 0, max: 30 }),
+      value,
+    })
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const ks = new Keyspace()
+        const model = new Map<string, string>()
+        for (const o of ops) {
+          const k = `k${o.key}`
+          const latin1 = typeof o.value === 'string' ? o.value : o.value.toString('latin1')
+          if (o.kind === 'set') {
+            ks.set(k, typeof o.value === 'string' ? o.value : Buffer.from(o.value))
+            model.set(k, latin1)
+          } else if (o.kind === 'setCopy') {
+            const input = Buffer.from(latin1, 'latin1')
+            ks.setCopy(k, input)
+            input.fill(0) // the caller reuses its buffer: the stored value must not change
+            model.set(k, latin1)
+          } else if (o.kind === 'delete') {
+            assert.equal(ks.delete(k), model.delete(k))
+          } else if (o.kind === 'rename') {
+            const to = `k${o.to}`
+            assert.equal(ks.rename(k, to), model.has(k))
+            if (model.has(k) && k !== to) {
+              model.set(to, model.get(k)!)
+              model.delete(k)
+            }
+          } else {
+            const v = ks.view(k)
+            assert.equal(v === undefined ? undefined : (v as Buffer).toString('latin1'), model.get(k))
+          }
+        }
+        let used = 0
+        for (const [k, v] of model) {
+          const stored = ks.read(k)
+          assert.equal(typeof stored === 'string' ? stored : (stored as Buffer).toString('latin1'), v, k)
+          used += entryBytes(k, v)
+        }
+        assert.equal(ks.size, model.size)
+        assert.equal(ks.usedMemory, used)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  test('overwritten, renamed, evicted and deleted values give their slab memory back', () => {
+    const ks = new Keyspace()
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 20_000; i++) ks.set(`k${i}`, 'v'.repeat((i + round) % 200))
+    }
+    for (let i = 0; i < 20_000; i += 2) ks.rename(`k${i}`, `r${i}`)
+    assert.ok(ks.slabBytes < 1.2 * 20_000 * 112, `${ks.slabBytes} bytes of pages for 20,000 values`)
+    for (let i = 0; i < 20_000; i++) ks.delete(`k${i}`) || ks.delete(`r${i}`)
+    assert.equal(ks.size, 0)
+    // At most one page kept per chunk size used (13 sizes: 16 to 208 bytes).
+    assert.ok(ks.slabBytes <= 13 * 65536, `${ks.slabBytes} bytes of pages left`)
+
+    const limited = new Keyspace({ maxmemory: 2_000_000, maxmemoryPolicy: 'allkeys-lru' })
+    for (let i = 0; i < 100_000; i++) limited.set(`k${i}`, 'v'.repeat(i % 200))
+    assert.ok(limited.stats.evictedKeys > 80_000)
+    assert.ok(limited.slabBytes < limited.maxmemory, `${limited.slabBytes} bytes of pages under a 2 MB limit`)
   })
 
   test('noeviction: denyoom commands answer OOM over the limit, others still work', () => {

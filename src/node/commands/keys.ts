@@ -1,6 +1,6 @@
 // Generic key commands: DEL UNLINK EXISTS TOUCH TYPE, the EXPIRE and TTL families, RENAME, SCAN KEYS RANDOMKEY.
 import { globMatch } from '../glob.js'
-import { Hash, type Keyspace, keyOf, type Value } from '../keyspace.js'
+import { Hash, type Keyspace, keyOf } from '../keyspace.js'
 import { type CommandSpec, OK, type Reply, ReplyError, Status } from '../types.js'
 import { INT64_MAX, INT64_MIN, parseInt64Bytes } from './numbers.js'
 import { command, invalidExpire, NOT_INTEGER, option, SYNTAX } from './replies.js'
@@ -13,11 +13,6 @@ const TYPE_NONE = new Status('none')
 const TYPE_STRING = new Status('string')
 const TYPE_HASH = new Status('hash')
 const UINT64_MAX = 18446744073709551615n
-
-/** Redis's name of a value's type. */
-export function typeName(v: Value): 'string' | 'hash' {
-  return v instanceof Hash ? 'hash' : 'string'
-}
 
 /**
  * Parses a SCAN cursor as Redis does (strtoul on the whole text): decimal digits with an optional sign, where
@@ -224,9 +219,9 @@ export function keyCommands(ks: Keyspace): CommandSpec[] {
       }
       const keys: Buffer[] = []
       const start = cursor > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(cursor)
-      const next = ks.scan(start, count, (key, value) => {
+      const next = ks.scan(start, count, (key, keyType) => {
         if (pattern !== undefined && !globMatch(pattern, key)) return
-        if (type !== undefined && type !== typeName(value)) return
+        if (type !== undefined && type !== keyType) return
         keys.push(Buffer.from(key, 'latin1'))
       })
       return [String(next), keys]

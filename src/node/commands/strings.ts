@@ -1,16 +1,6 @@
 // String commands: GET SET and their variants, multi-key MGET/MSET, ranges, and integer/float counters.
-import {
-  bytesOf,
-  Hash,
-  KEEP_TTL,
-  type Keyspace,
-  keyOf,
-  type StringValue,
-  storedOf,
-  storedOfAscii,
-  storedOfOwned,
-} from '../keyspace.js'
-import { type CommandSpec, Latin1Bulk, OK, type Reply, ReplyError } from '../types.js'
+import { bytesOf, Hash, KEEP_TTL, type Keyspace, keyOf, type StringValue } from '../keyspace.js'
+import { type CommandSpec, OK, type Reply, ReplyError } from '../types.js'
 import { addInt64, INT64_MAX, INT64_MIN, incrByFloat, intReply, parseInt64Bytes } from './numbers.js'
 import {
   command,
@@ -25,10 +15,6 @@ import {
 
 const EMPTY = Buffer.alloc(0)
 
-/** A stored string as a reply, without copying it: short values are latin1 strings, long ones Buffers. */
-function replyOf(v: StringValue): Reply {
-  return typeof v === 'string' ? new Latin1Bulk(v) : v
-}
 const OUT_OF_RANGE = new ReplyError('ERR offset is out of range')
 const TOO_LONG = new ReplyError('ERR string exceeds maximum allowed size (proto-max-bulk-len)')
 const DECR_OVERFLOW = new ReplyError('ERR decrement would overflow')
@@ -137,7 +123,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       const found = ks.has(key)
       if ((flags & NX && found) || (flags & XX && !found)) return flags & GET ? old : abortReply
     }
-    ks.set(key, storedOf(value), flags & KEEPTTL ? KEEP_TTL : at)
+    ks.setCopy(key, value, flags & KEEPTTL ? KEEP_TTL : at)
     return flags & GET ? old : okReply
   }
 
@@ -153,16 +139,14 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
     }
     const next = addInt64(current, incr)
     if (next === null) return OVERFLOW
-    ks.set(key, storedOfAscii(next.toString()), KEEP_TTL)
+    ks.set(key, next.toString(), KEEP_TTL)
     return intReply(next)
   }
 
   return [
     command('get', 2, ['readonly', 'fast'], [1, 1, 1], 'Returns the string value of a key.', (args) => {
-      const v = ks.read(keyOf(args[1]!))
-      if (v === undefined) return null
-      if (v instanceof Hash) return WRONGTYPE
-      return replyOf(v)
+      const v = ks.view(keyOf(args[1]!))
+      return v instanceof Hash ? WRONGTYPE : (v ?? null)
     }),
     command(
       'set',
@@ -173,7 +157,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       (args) => {
         const key = keyOf(args[1]!)
         if (args.length === 3) {
-          ks.set(key, storedOf(args[2]!))
+          ks.setCopy(key, args[2]!)
           return OK
         }
         const parsed = parseExtended(args, 3, true)
@@ -252,8 +236,9 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       (args) => {
         const out: Reply[] = new Array(args.length - 1)
         for (let i = 1; i < args.length; i++) {
-          const v = ks.read(keyOf(args[i]!))
-          out[i - 1] = v === undefined || v instanceof Hash ? null : replyOf(v)
+          // Views of the stored values: nothing changes the keyspace before the reply is written.
+          const v = ks.view(keyOf(args[i]!))
+          out[i - 1] = v === undefined || v instanceof Hash ? null : v
         }
         return out
       },
@@ -266,7 +251,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       'Atomically creates or modifies the string values of one or more keys.',
       (args) => {
         if (args.length % 2 === 0) return wrongArity('mset')
-        for (let i = 1; i < args.length; i += 2) ks.set(keyOf(args[i]!), storedOf(args[i + 1]!))
+        for (let i = 1; i < args.length; i += 2) ks.setCopy(keyOf(args[i]!), args[i + 1]!)
         return OK
       },
     ),
@@ -279,7 +264,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       (args) => {
         if (args.length % 2 === 0) return wrongArity('msetnx')
         for (let i = 1; i < args.length; i += 2) if (ks.has(keyOf(args[i]!))) return 0
-        for (let i = 1; i < args.length; i += 2) ks.set(keyOf(args[i]!), storedOf(args[i + 1]!))
+        for (let i = 1; i < args.length; i += 2) ks.setCopy(keyOf(args[i]!), args[i + 1]!)
         return 1
       },
     ),
@@ -294,13 +279,13 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
         const add = args[2]!
         const v = ks.get(key)
         if (v === undefined) {
-          ks.set(key, storedOf(add))
+          ks.setCopy(key, add)
           return add.length
         }
         if (v instanceof Hash) return WRONGTYPE
         const total = v.length + add.length
         if (total > ks.protoMaxBulkLen) return TOO_LONG
-        if (add.length > 0) ks.set(key, storedOfOwned(Buffer.concat([bytesOf(v), add], total)), KEEP_TTL)
+        if (add.length > 0) ks.set(key, Buffer.concat([bytesOf(v), add], total), KEEP_TTL)
         return total
       },
     ),
@@ -356,7 +341,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
         const buf = Buffer.alloc(len)
         if (v !== undefined) bytesOf(v).copy(buf)
         add.copy(buf, at)
-        ks.set(key, storedOfOwned(buf), v === undefined ? 0 : KEEP_TTL)
+        ks.set(key, buf, v === undefined ? 0 : KEEP_TTL)
         return len
       },
     ),
@@ -415,7 +400,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
           v === undefined ? '0' : v.length >= 5120 ? '' : typeof v === 'string' ? v : v.toString('latin1')
         const r = incrByFloat(current, args[2]!.toString('latin1'))
         if (!r.ok) return new ReplyError(r.error)
-        ks.set(key, storedOfAscii(r.text), KEEP_TTL)
+        ks.set(key, r.text, KEEP_TTL)
         return r.text
       },
     ),

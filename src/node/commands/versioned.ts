@@ -1,5 +1,5 @@
 // RDV.RESTORE: write-if-newer for migration copies, the node's own form of the script clients run on Redis.
-import { bytesOf, Hash, type Keyspace, keyOf, storedOf } from '../keyspace.js'
+import { bytesOf, Hash, type Keyspace, keyOf } from '../keyspace.js'
 import type { CommandSpec } from '../types.js'
 import { parseInt64Bytes } from './numbers.js'
 import { command, NOT_INTEGER, wrongArity } from './replies.js'
@@ -60,7 +60,7 @@ export function versionedCommands(ks: Keyspace): CommandSpec[] {
             continue
           }
           const ttl = ttls[n]!
-          ks.set(key, storedOf(value), ttl > 0 ? ks.now() + ttl : 0)
+          ks.setCopy(key, value, ttl > 0 ? ks.now() + ttl : 0)
           out.push(1)
         }
         return out
