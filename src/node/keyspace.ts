@@ -491,21 +491,34 @@ export class Keyspace {
    */
   set(key: string, value: Value, expireAt = 0): void {
     const slot = this.#claim(key)
+    // The old value's chunk, if any (undefined for a new key): reused when the new value needs the same size,
+    // as an overwrite of a cache entry usually does, else freed.
+    const old = this.#vals[slot]
+    const slab = this.#slab
     let bytes: number
-    if (value instanceof Hash) {
-      this.#vals[slot] = value
-      bytes = HASH_OVERHEAD + value.bytes
-    } else if (value.length > SLAB_MAX) {
-      this.#vals[slot] = typeof value === 'string' ? Buffer.from(value, 'latin1') : value
-      bytes = BUFFER_OVERHEAD + value.length
+    if (value instanceof Hash || value.length > SLAB_MAX) {
+      if (typeof old === 'number') slab.free(old)
+      if (value instanceof Hash) {
+        this.#vals[slot] = value
+        bytes = HASH_OVERHEAD + value.bytes
+      } else {
+        this.#vals[slot] = typeof value === 'string' ? Buffer.from(value, 'latin1') : value
+        bytes = BUFFER_OVERHEAD + value.length
+      }
     } else {
       const n = value.length
-      const handle = this.#slab.alloc(n)
-      if (typeof value === 'string') this.#slab.writeLatin1(handle, value)
-      else this.#slab.write(handle, value)
+      bytes = chunkBytes(n)
+      let handle: number
+      if (typeof old === 'number' && chunkBytes(this.#meta[4 * slot + 3]!) === bytes) {
+        handle = old
+      } else {
+        if (typeof old === 'number') slab.free(old)
+        handle = slab.alloc(n)
+      }
+      if (typeof value === 'string') slab.writeLatin1(handle, value)
+      else slab.write(handle, value)
       this.#vals[slot] = handle
       this.#meta[4 * slot + 3] = n
-      bytes = chunkBytes(n)
     }
     this.#used += ENTRY_OVERHEAD + stringBytes(key) + bytes
     if (expireAt !== KEEP_TTL) this.#setExp(slot, expireAt)
@@ -518,8 +531,9 @@ export class Keyspace {
   }
 
   /**
-   * The slot that `key` is about to be stored in, emptied of its old value: a new one, or the key's own. An
-   * expired key being overwritten is first expired (as Redis's lookupKeyWrite does): no TTL to keep.
+   * The slot that `key` is about to be stored in: a new one, or the key's own with its old value still in it
+   * but no longer accounted. An expired key being overwritten is first expired (as Redis's lookupKeyWrite
+   * does): no TTL to keep.
    */
   #claim(key: string): number {
     let slot = this.#index.get(key)
@@ -531,9 +545,6 @@ export class Keyspace {
       return slot
     }
     this.#used -= this.#entryBytesAt(key, slot)
-    const old = this.#vals[slot]
-    if (typeof old === 'number') this.#slab.free(old)
-    this.#vals[slot] = undefined
     this.#touch(slot)
     const at = this.#exp[2 * slot]!
     if (at !== 0 && this.#now() > at) {
