@@ -10,11 +10,11 @@ const charCodeAt = String.prototype.charCodeAt
 /**
  * A string value as commands see it. Keys, hash fields and values are arbitrary bytes; keys and hash fields
  * are held as JavaScript strings in the `latin1` encoding (one char per byte, char codes 0-255, lossless both
- * ways), which V8 stores one byte per char. A short value (up to {@link INLINE_MAX} bytes) is stored as bytes
- * in the keyspace's {@link Slab}, outside the V8 heap, and read back as such a string (or as a view, for
- * replies: {@link Keyspace.view}); hash field values are such strings. Longer values are `Buffer`s, so
- * that a large GET allocates nothing and no value hits V8's maximum string length. A stored Buffer is never
- * mutated in place, so a reply may hand it to the socket without copying.
+ * ways), which V8 stores one byte per char. A key's value of up to {@link SLAB_MAX} (8 KiB) is stored as bytes
+ * in the keyspace's {@link Slab}, outside the V8 heap, and read back as such a string (or, for replies, as a
+ * view: {@link Keyspace.view}); a hash field's value of up to {@link INLINE_MAX} (1 KiB) is such a string.
+ * Longer values are `Buffer`s, so that a large GET allocates nothing and no value hits V8's maximum string
+ * length. A stored Buffer is never mutated in place, so a reply may hand it to the socket without copying.
  */
 export type StringValue = string | Buffer
 
@@ -35,8 +35,8 @@ export type ValueType = 'string' | 'hash'
 /** What a slot holds: a {@link Slab} handle (a short string value), a long string value, or a hash. */
 type Stored = number | Buffer | Hash
 
-/** Longest string value (in bytes) stored in the slab (and held as a latin1 string in a hash) rather than a Buffer. */
-export const INLINE_MAX = SLAB_MAX
+/** Longest hash field value (in bytes) held as a latin1 string rather than a Buffer. */
+export const INLINE_MAX = 1024
 
 /**
  * Accounted bytes per key beyond its key and value: its Map entry (about 30 bytes), its key and value array
@@ -484,7 +484,7 @@ export class Keyspace {
   }
 
   /**
-   * Stores a value. A string or Buffer of up to {@link INLINE_MAX} bytes is copied into the slab; a longer
+   * Stores a value. A string or Buffer of up to {@link SLAB_MAX} bytes is copied into the slab; a longer
    * Buffer is kept as it is, so the caller must not change it afterwards (see {@link setCopy}).
    * @param expireAt - absolute expiry time in ms; 0 (default) removes any TTL; {@link KEEP_TTL} keeps it.
    *   A time already past is stored as is, and the key is then never seen again (as Redis does).

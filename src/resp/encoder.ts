@@ -12,8 +12,11 @@ import {
   VerbatimReply,
 } from './reply.js'
 
-/** Bulk strings at least this long are passed through by reference instead of being copied. */
-const BIG = 16 * 1024
+/**
+ * Bulk strings at least this long are passed through by reference instead of being copied; shorter ones are
+ * copied when written, so their memory may change as soon as {@link ReplyWriter.write} returns.
+ */
+export const BY_REFERENCE = 16 * 1024
 
 const CRLF = Buffer.from('\r\n')
 const NULL2 = Buffer.from('$-1\r\n')
@@ -197,7 +200,7 @@ export class ReplyWriter {
   #bulk(value: Buffer): void {
     const n = value.length
     this.#header(36, n)
-    if (n >= BIG) {
+    if (n >= BY_REFERENCE) {
       this.#parts.push(this.#copyOut(), value, CRLF)
       this.#partsBytes += this.#parts[this.#parts.length - 3]!.length + n + 2
       return

@@ -31,6 +31,34 @@ describe('real clients against a node', () => {
   })
   after(() => node.close())
 
+  test('in one pipeline, a GET answers the value as it was, though a later SET, DEL or APPEND reuses its memory', async () => {
+    // Values up to 8 KiB live in shared slab chunks and GET answers from the chunk itself: its reply must be
+    // taken before the next command in the same read overwrites, frees or moves that chunk.
+    const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 })
+    try {
+      await r.connect()
+      for (const size of [1, 64, 1000, 1024, 5000, 8192, 8193, 20_000]) {
+        const a = Buffer.alloc(size, 'a')
+        const b = Buffer.alloc(size, 'b')
+        const p = r.pipeline()
+        p.set('reuse:k', a).getBuffer('reuse:k').set('reuse:k', b).getBuffer('reuse:k')
+        p.mgetBuffer('reuse:k', 'reuse:k').del('reuse:k').set('reuse:j', a).append('reuse:j', 'z')
+        p.set('reuse:k', a).mgetBuffer('reuse:k', 'reuse:j')
+        const out = (await p.exec())!.map(([err, v]) => {
+          assert.equal(err, null)
+          return v
+        })
+        assert.deepEqual(out[1], a, `${size}: first GET`)
+        assert.deepEqual(out[3], b, `${size}: second GET`)
+        assert.deepEqual(out[4], [b, b], `${size}: MGET`)
+        assert.equal(out[7], size + 1)
+        assert.deepEqual(out[9], [a, Buffer.concat([a, Buffer.from('z')])], `${size}: MGET after APPEND`)
+      }
+    } finally {
+      r.disconnect()
+    }
+  })
+
   test('ioredis: commands, a pipeline, and its INFO ready check', async () => {
     const r = new Redis({
       host: '127.0.0.1',

@@ -2,9 +2,33 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { chunkBytes, SLAB_MAX, Slab } from '../../src/node/slab.js'
+import { BY_REFERENCE } from '../../src/resp/encoder.js'
 
-test('chunk sizes are multiples of 16 bytes, at least 16, up to SLAB_MAX', () => {
-  assert.deepEqual([0, 1, 16, 17, 64, 65, SLAB_MAX].map(chunkBytes), [16, 16, 16, 32, 64, 80, SLAB_MAX])
+test('chunk sizes: 16-byte steps up to 1 KiB, then eight per doubling, never 12.5% over the value', () => {
+  assert.deepEqual([0, 1, 16, 17, 64, 65, 1000, 1024, 1025, 2048, 2049, 5000, SLAB_MAX].map(chunkBytes), [
+    16,
+    16,
+    16,
+    32,
+    64,
+    80,
+    1008,
+    1024,
+    1152,
+    2048,
+    2304,
+    5120,
+    SLAB_MAX,
+  ])
+  for (let n = 17; n <= SLAB_MAX; n++) {
+    const c = chunkBytes(n)
+    assert.ok(c >= n && c % 16 === 0 && (c - n < 16 || c - n <= n / 8), `${n} bytes in a ${c}-byte chunk`)
+  }
+})
+
+test('a reply made from a chunk is copied by the reply writer, not passed by reference', () => {
+  // GET replies with a view of its value's chunk; a later SET in the same pipeline may overwrite the chunk.
+  assert.ok(SLAB_MAX < BY_REFERENCE)
 })
 
 test('chunks of a page never overlap, and a freed chunk is handed out again', () => {
