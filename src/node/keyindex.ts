@@ -73,6 +73,21 @@ export class KeyIndex {
     return i < 0 ? -1 : this.#table[2 * i + 1]! - 1
   }
 
+  /**
+   * {@link get} of the key whose latin1 string is `bytes[start, end)`, without making that string: the hash is
+   * read from the bytes and a stored key is compared with them char by char.
+   */
+  getBytes(bytes: Uint8Array, start: number, end: number): number {
+    const t = this.#table
+    const mask = this.#mask
+    const h = this.hashOfBytes(bytes, start, end)
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const s = t[2 * i + 1]!
+      if (s === 0) return -1
+      if (t[2 * i] === h && sameKey(this.#keys[s - 1]!, bytes, start, end)) return s - 1
+    }
+  }
+
   /** The bucket holding `key`, or -1 when it is absent. */
   #bucket(key: string): number {
     const t = this.#table
@@ -133,6 +148,13 @@ export class KeyIndex {
     this.#mask = buckets - 1
     for (let i = 0; i < old.length; i += 2) if (old[i + 1] !== 0) this.#insert(old[i]!, old[i + 1]!)
   }
+}
+
+/** Whether `key` is the latin1 string of `bytes[start, end)`. */
+function sameKey(key: string, bytes: Uint8Array, start: number, end: number): boolean {
+  if (key.length !== end - start) return false
+  for (let i = 0; i < key.length; i++) if (charCodeAt.call(key, i) !== bytes[start + i]) return false
+  return true
 }
 
 /** {@link hashKey} of the latin1 string of `bytes[start, end)`, read from the bytes. */

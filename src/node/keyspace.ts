@@ -403,13 +403,18 @@ export class Keyspace {
     this.#meta[4 * slot + 2] = 1
   }
 
+  /** The slot of a key, given as its string or its bytes (no string made), or -1. */
+  #slotOf(key: string | Buffer): number {
+    return typeof key === 'string' ? this.#index.get(key) : this.#index.getBytes(key, 0, key.length)
+  }
+
   // Lookup of a live slot: -1 when missing or expired (an expired key is deleted on the spot).
-  #find(key: string, touch: boolean): number {
-    const slot = this.#index.get(key)
+  #find(key: string | Buffer, touch: boolean): number {
+    const slot = this.#slotOf(key)
     if (slot < 0) return -1
     const at = this.#exp[2 * slot]!
     if (at !== 0 && this.#now() > at) {
-      this.#remove(key, slot)
+      this.#remove(this.#keys[slot]!, slot)
       this.#stats.expiredKeys++
       return -1
     }
@@ -443,16 +448,17 @@ export class Keyspace {
 
   /**
    * {@link read} for a reply: a short string value comes as a view of its stored bytes instead of a copy,
-   * valid only until the keyspace next changes (a reply is written out before that).
+   * valid only until the keyspace next changes (a reply is written out before that). The key may be given as
+   * its bytes (a command's argument), which saves making its string.
    */
-  view(key: string): Buffer | Hash | undefined {
+  view(key: string | Buffer): Buffer | Hash | undefined {
     const slot = this.#readSlot(key, true)
     if (slot < 0) return undefined
     const v = this.#vals[slot]!
     return typeof v === 'number' ? this.#slab.view(v, this.#meta[4 * slot + 3]!) : v
   }
 
-  #readSlot(key: string, touch: boolean): number {
+  #readSlot(key: string | Buffer, touch: boolean): number {
     const slot = this.#find(key, touch)
     if (slot < 0) this.#stats.misses++
     else this.#stats.hits++
@@ -490,6 +496,18 @@ export class Keyspace {
    *   A time already past is stored as is, and the key is then never seen again (as Redis does).
    */
   set(key: string, value: Value, expireAt = 0): void {
+    this.#store(key, value, expireAt)
+  }
+
+  /**
+   * {@link set} of a copy of `bytes`, which the caller may reuse (a command's argument, a view of its input).
+   * The key may be given as its bytes, which saves making its string unless the key is new.
+   */
+  setCopy(key: string | Buffer, bytes: Buffer, expireAt = 0): void {
+    this.#store(key, bytes.length > SLAB_MAX ? Buffer.from(bytes) : bytes, expireAt)
+  }
+
+  #store(key: string | Buffer, value: Value, expireAt: number): void {
     const slot = this.#claim(key)
     // The old value's chunk, if any (undefined for a new key): reused when the new value needs the same size,
     // as an overwrite of a cache entry usually does, else freed.
@@ -520,14 +538,9 @@ export class Keyspace {
       this.#vals[slot] = handle
       this.#meta[4 * slot + 3] = n
     }
-    this.#used += ENTRY_OVERHEAD + stringBytes(key) + bytes
+    this.#used += ENTRY_OVERHEAD + stringBytes(this.#keys[slot]!) + bytes
     if (expireAt !== KEEP_TTL) this.#setExp(slot, expireAt)
     if (this.#maxmemory !== 0) this.#evict()
-  }
-
-  /** {@link set} of a copy of `bytes`, which the caller may reuse (a command's argument, a view of its input). */
-  setCopy(key: string, bytes: Buffer, expireAt = 0): void {
-    this.set(key, bytes.length > SLAB_MAX ? Buffer.from(bytes) : bytes, expireAt)
   }
 
   /**
@@ -535,16 +548,17 @@ export class Keyspace {
    * but no longer accounted. An expired key being overwritten is first expired (as Redis's lookupKeyWrite
    * does): no TTL to keep.
    */
-  #claim(key: string): number {
-    let slot = this.#index.get(key)
+  #claim(key: string | Buffer): number {
+    let slot = this.#slotOf(key)
     if (slot < 0) {
+      const name = typeof key === 'string' ? key : keyOf(key)
       slot = this.#allocSlot()
-      this.#keys[slot] = key
-      this.#index.add(key, slot)
+      this.#keys[slot] = name
+      this.#index.add(name, slot)
       this.#meta[4 * slot + 2] = 0 // not referenced yet: a new key comes after the keys in use
       return slot
     }
-    this.#used -= this.#entryBytesAt(key, slot)
+    this.#used -= this.#entryBytesAt(this.#keys[slot]!, slot)
     this.#touch(slot)
     const at = this.#exp[2 * slot]!
     if (at !== 0 && this.#now() > at) {

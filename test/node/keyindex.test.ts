@@ -16,6 +16,9 @@ function replay(ops: Op[], universe: string[], hash?: (key: string) => number): 
           override hashOf(key: string): number {
             return hash(key)
           }
+          override hashOfBytes(bytes: Uint8Array, start: number, end: number): number {
+            return hash(Buffer.from(bytes).toString('latin1', start, end))
+          }
         })(keys)
   const model = new Map<string, number>()
   const free: number[] = []
@@ -36,7 +39,19 @@ function replay(ops: Op[], universe: string[], hash?: (key: string) => number): 
     }
     assert.equal(index.size, model.size)
   }
-  for (const key of universe) assert.equal(index.get(key), model.get(key) ?? -1, `get ${key}`)
+  for (const key of universe) {
+    assert.equal(index.get(key), model.get(key) ?? -1, `get ${key}`)
+    // The same lookup from the key's bytes, amid other bytes (a request), and of a prefix of the key.
+    const wire = Buffer.from(`$${key.length}\r\n${key}\r\n`, 'latin1')
+    const start = wire.indexOf('\n') + 1
+    assert.equal(index.getBytes(wire, start, start + key.length), model.get(key) ?? -1, `getBytes ${key}`)
+    const prefix = key.slice(0, -1)
+    assert.equal(
+      index.getBytes(wire, start, start + prefix.length),
+      model.get(prefix) ?? -1,
+      `getBytes ${prefix}`,
+    )
+  }
 }
 
 describe('KeyIndex', () => {

@@ -100,7 +100,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
   /** Redis's setGenericCommand. */
   function setGeneric(
     name: string,
-    key: string,
+    key: Buffer,
     value: Buffer,
     flags: number,
     expire: Buffer | undefined,
@@ -115,12 +115,12 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
     }
     let old: Reply = null
     if (flags & GET) {
-      const v = readString(key)
+      const v = readString(keyOf(key))
       if (v instanceof ReplyError) return v
       old = v === undefined ? null : bytesOf(v)
     }
     if (flags & (NX | XX)) {
-      const found = ks.has(key)
+      const found = ks.has(keyOf(key))
       if ((flags & NX && found) || (flags & XX && !found)) return flags & GET ? old : abortReply
     }
     ks.setCopy(key, value, flags & KEEPTTL ? KEEP_TTL : at)
@@ -145,7 +145,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
 
   return [
     command('get', 2, ['readonly', 'fast'], [1, 1, 1], 'Returns the string value of a key.', (args) => {
-      const v = ks.view(keyOf(args[1]!))
+      const v = ks.view(args[1]!)
       return v instanceof Hash ? WRONGTYPE : (v ?? null)
     }),
     command(
@@ -155,14 +155,13 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       [1, 1, 1],
       'Sets the string value of a key, ignoring its type. The key is created if it doesn’t exist.',
       (args) => {
-        const key = keyOf(args[1]!)
         if (args.length === 3) {
-          ks.setCopy(key, args[2]!)
+          ks.setCopy(args[1]!, args[2]!)
           return OK
         }
         const parsed = parseExtended(args, 3, true)
         if (parsed instanceof ReplyError) return parsed
-        return setGeneric('set', key, args[2]!, parsed.flags, parsed.expire, OK, null)
+        return setGeneric('set', args[1]!, args[2]!, parsed.flags, parsed.expire, OK, null)
       },
     ),
     command(
@@ -171,7 +170,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       ['write', 'denyoom', 'fast'],
       [1, 1, 1],
       'Set the string value of a key only when the key doesn’t exist.',
-      (args) => setGeneric('setnx', keyOf(args[1]!), args[2]!, NX, undefined, 1, 0),
+      (args) => setGeneric('setnx', args[1]!, args[2]!, NX, undefined, 1, 0),
     ),
     command(
       'setex',
@@ -179,7 +178,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       ['write', 'denyoom'],
       [1, 1, 1],
       'Sets the string value and expiration time of a key.',
-      (args) => setGeneric('setex', keyOf(args[1]!), args[3]!, EX, args[2]!, OK, null),
+      (args) => setGeneric('setex', args[1]!, args[3]!, EX, args[2]!, OK, null),
     ),
     command(
       'psetex',
@@ -187,7 +186,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       ['write', 'denyoom'],
       [1, 1, 1],
       'Sets both string value and expiration time in milliseconds of a key.',
-      (args) => setGeneric('psetex', keyOf(args[1]!), args[3]!, PX, args[2]!, OK, null),
+      (args) => setGeneric('psetex', args[1]!, args[3]!, PX, args[2]!, OK, null),
     ),
     command(
       'getdel',
@@ -237,7 +236,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
         const out: Reply[] = new Array(args.length - 1)
         for (let i = 1; i < args.length; i++) {
           // Views of the stored values: nothing changes the keyspace before the reply is written.
-          const v = ks.view(keyOf(args[i]!))
+          const v = ks.view(args[i]!)
           out[i - 1] = v === undefined || v instanceof Hash ? null : v
         }
         return out
@@ -251,7 +250,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       'Atomically creates or modifies the string values of one or more keys.',
       (args) => {
         if (args.length % 2 === 0) return wrongArity('mset')
-        for (let i = 1; i < args.length; i += 2) ks.setCopy(keyOf(args[i]!), args[i + 1]!)
+        for (let i = 1; i < args.length; i += 2) ks.setCopy(args[i]!, args[i + 1]!)
         return OK
       },
     ),
@@ -264,7 +263,7 @@ export function stringCommands(ks: Keyspace): CommandSpec[] {
       (args) => {
         if (args.length % 2 === 0) return wrongArity('msetnx')
         for (let i = 1; i < args.length; i += 2) if (ks.has(keyOf(args[i]!))) return 0
-        for (let i = 1; i < args.length; i += 2) ks.setCopy(keyOf(args[i]!), args[i + 1]!)
+        for (let i = 1; i < args.length; i += 2) ks.setCopy(args[i]!, args[i + 1]!)
         return 1
       },
     ),
