@@ -107,6 +107,12 @@ export interface KeyspaceOptions {
    * @default 536870912 (512 MB)
    */
   protoMaxBulkLen?: number
+  /**
+   * Most 64 KiB pages the slab of short values may hold; once they are full, a value that needs a new page is
+   * stored as a Buffer of its own instead.
+   * @default 524288 (32 GiB, the most that the slab's handles can name)
+   */
+  slabPages?: number
 }
 
 /** Counters of a keyspace, as INFO reports them. */
@@ -206,7 +212,7 @@ export class Keyspace {
   #index = new KeyIndex(this.#keys)
   /** Each slot's value: a {@link Slab} handle (short strings), a Buffer (long ones) or a Hash. */
   #vals: (Stored | undefined)[] = []
-  readonly #slab = new Slab()
+  readonly #slab: Slab
   // Per-slot numbers, interleaved so that one slot's fit in 16 bytes (one cache line): its expiry time at
   // #exp[2 * slot], its reference bit (1 = accessed since the clock hand last passed) at #meta[4 * slot + 2],
   // and at #meta[4 * slot + 3] the length of its value when that is in the slab, or the next free slot when
@@ -252,6 +258,7 @@ export class Keyspace {
       activeExpireCycleMs = 25,
       activeExpireSamples = 20,
       protoMaxBulkLen = 512 * 1024 * 1024,
+      slabPages,
     } = options
     if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds')
     if (typeof random !== 'function') throw new TypeError('random must be a function returning [0, 1)')
@@ -271,6 +278,7 @@ export class Keyspace {
     this.#cycleMs = activeExpireCycleMs
     this.#samples = activeExpireSamples
     this.#protoMaxBulkLen = protoMaxBulkLen
+    this.#slab = new Slab(slabPages)
     this.maxmemory = maxmemory
     this.maxmemoryPolicy = maxmemoryPolicy
   }
@@ -480,7 +488,12 @@ export class Keyspace {
   /** Accounted bytes of a slot's entry (see {@link entryBytes}). */
   #entryBytesAt(key: string, slot: number): number {
     const v = this.#vals[slot]!
-    const bytes = typeof v === 'number' ? chunkBytes(this.#meta[4 * slot + 3]!) : valueBytes(v)
+    const bytes =
+      typeof v === 'number'
+        ? chunkBytes(this.#meta[4 * slot + 3]!)
+        : v instanceof Hash
+          ? HASH_OVERHEAD + v.bytes
+          : BUFFER_OVERHEAD + v.length
     return ENTRY_OVERHEAD + stringBytes(key) + bytes
   }
 
@@ -514,29 +527,40 @@ export class Keyspace {
     const old = this.#vals[slot]
     const slab = this.#slab
     let bytes: number
-    if (value instanceof Hash || value.length > SLAB_MAX) {
+    if (value instanceof Hash) {
       if (typeof old === 'number') slab.free(old)
-      if (value instanceof Hash) {
-        this.#vals[slot] = value
-        bytes = HASH_OVERHEAD + value.bytes
-      } else {
-        this.#vals[slot] = typeof value === 'string' ? Buffer.from(value, 'latin1') : value
-        bytes = BUFFER_OVERHEAD + value.length
-      }
+      this.#vals[slot] = value
+      bytes = HASH_OVERHEAD + value.bytes
     } else {
       const n = value.length
-      bytes = chunkBytes(n)
-      let handle: number
-      if (typeof old === 'number' && chunkBytes(this.#meta[4 * slot + 3]!) === bytes) {
-        handle = old
-      } else {
-        if (typeof old === 'number') slab.free(old)
-        handle = slab.alloc(n)
+      let handle = -1
+      if (n <= SLAB_MAX) {
+        if (typeof old === 'number' && chunkBytes(this.#meta[4 * slot + 3]!) === chunkBytes(n)) {
+          handle = old
+        } else {
+          if (typeof old === 'number') slab.free(old)
+          handle = slab.alloc(n)
+        }
+      } else if (typeof old === 'number') {
+        slab.free(old)
       }
-      if (typeof value === 'string') slab.writeLatin1(handle, value)
-      else slab.write(handle, value)
-      this.#vals[slot] = handle
-      this.#meta[4 * slot + 3] = n
+      if (handle >= 0) {
+        if (typeof value === 'string') slab.writeLatin1(handle, value)
+        else slab.write(handle, value)
+        this.#vals[slot] = handle
+        this.#meta[4 * slot + 3] = n
+        bytes = chunkBytes(n)
+      } else {
+        // A long value, or a short one while the slab is full: a Buffer of its own (a private copy when short:
+        // setCopy copies only long ones).
+        this.#vals[slot] =
+          typeof value === 'string'
+            ? Buffer.from(value, 'latin1')
+            : n <= SLAB_MAX
+              ? Buffer.from(value)
+              : value
+        bytes = BUFFER_OVERHEAD + n
+      }
     }
     this.#used += ENTRY_OVERHEAD + stringBytes(this.#keys[slot]!) + bytes
     if (expireAt !== KEEP_TTL) this.#setExp(slot, expireAt)

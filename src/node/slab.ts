@@ -70,17 +70,31 @@ export class Slab {
   /** Per chunk size (index = size / SLAB_STEP): numbers of its pages with a free chunk, the last one used first. */
   #room: number[][] = Array.from({ length: SLAB_MAX / SLAB_STEP + 1 }, () => [])
   #bytes = 0
+  readonly #maxPages: number
+
+  /** @param maxPages most pages held at once. @default 524288 (32 GiB, the most that handles can name) */
+  constructor(maxPages = MAX_PAGES) {
+    if (!Number.isSafeInteger(maxPages) || maxPages < 1) {
+      throw new TypeError(`slabPages must be a positive integer, got ${String(maxPages)}`)
+    }
+    this.#maxPages = Math.min(maxPages, MAX_PAGES)
+  }
 
   /** Bytes of all pages held (what the slab costs the process). */
   get pageBytes(): number {
     return this.#bytes
   }
 
-  /** A chunk for a string of `length` bytes (0 <= length <= SLAB_MAX). Its content is undefined until written. */
+  /**
+   * A chunk for a string of `length` bytes (0 <= length <= SLAB_MAX), its content undefined until written; or
+   * -1 when a new page is needed and the slab already has its most (32 GiB): the caller stores the string
+   * elsewhere.
+   */
   alloc(length: number): number {
     const size = chunkBytes(length)
     const room = this.#room[size / SLAB_STEP]!
     const n = room.length > 0 ? room[room.length - 1]! : this.#newPage(size, room)
+    if (n < 0) return -1
     const page = this.#pages[n]!
     let chunk = page.free
     if (chunk >= 0) page.free = page.words[(chunk * page.size) >> 2]!
@@ -160,8 +174,7 @@ export class Slab {
 
   #newPage(size: number, room: number[]): number {
     const n = this.#spare.length > 0 ? this.#spare.pop()! : this.#pages.length
-    if (n >= MAX_PAGES)
-      throw new RangeError(`slab: more than ${(MAX_PAGES * PAGE_BYTES) / 2 ** 30} GiB of values`)
+    if (n >= this.#maxPages) return -1
     const page = new Page(size)
     if (n === this.#pages.length) this.#pages.push(page)
     else this.#pages[n] = page
