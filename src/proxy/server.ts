@@ -18,7 +18,7 @@ import {
   VerbatimReply,
 } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
-import { arrayElements, errorText, integerReply, isErrorReply } from '../resp/scan.js'
+import { errorText, integerReply, isErrorReply, mergeArrays } from '../resp/scan.js'
 import { arityOk, COMMAND_LIST, COMMANDS, type CommandSpec } from './commands.js'
 import {
   type MembershipChange,
@@ -728,16 +728,9 @@ export class RendezvousProxy {
         return bytes(total)
       }
       if (kind === 'mset') return OK_REPLY
-      const n = args.length - 1
-      const out: Buffer[] = new Array(n + 1)
-      out[0] = Buffer.from(`*${n}\r\n`)
-      replies.forEach((r, g) => {
-        const items = arrayElements(r)
-        const idx = order[g]!
-        if (items === null || items.length !== idx.length) throw new Error(`server answered ${name} oddly`)
-        for (let j = 0; j < idx.length; j++) out[idx[j]!] = items[j]!
-      })
-      return Buffer.concat(out)
+      const merged = mergeArrays(replies, order, args.length - 1)
+      if (merged === null) throw new Error(`server answered ${name} oddly`)
+      return merged
     })
     const command = args[0]!
     for (let g = 0; g < order.length; g++) {

@@ -1,5 +1,5 @@
 // Finds where each reply ends in a server's byte stream, and reads the few reply shapes the proxy merges.
-import { subarray } from '../buffers.js'
+import { copy, latin1Write, subarray } from '../buffers.js'
 import { ProtocolError } from './decoder.js'
 
 const CR = 13
@@ -159,20 +159,41 @@ export function integerReply(raw: Buffer): number | null {
   return lineNumber(raw, 1, raw.indexOf(LF, 1))
 }
 
-/** The raw elements of an array reply (`*n` with complete elements), or null when `raw` is no array. */
-export function arrayElements(raw: Buffer): Buffer[] | null {
-  if (raw[0] !== 42) return null
-  const lf = raw.indexOf(LF, 1)
-  const n = lineNumber(raw, 1, lf)
-  if (n < 0) return null
-  const out: Buffer[] = new Array(n)
-  let pos = lf + 1
-  for (let i = 0; i < n; i++) {
-    const next = replyEnd(raw, pos)
-    if (next === INCOMPLETE) throw new ProtocolError('truncated array reply')
-    out[i] = subarray(raw, pos, next)
-    pos = next
+/**
+ * One array reply of `n` elements made of the elements of the array replies `parts`, in the caller's order:
+ * the elements of `parts[g]` go, in turn, to the 1-based positions `order[g]` (MGET split over servers, merged
+ * back). Elements are copied once, straight into the result. Returns null when a part is not an array of
+ * `order[g].length` elements.
+ */
+export function mergeArrays(
+  parts: readonly Buffer[],
+  order: readonly (readonly number[])[],
+  n: number,
+): Buffer | null {
+  const source: Buffer[] = new Array(n + 1)
+  const bounds = new Int32Array(2 * (n + 1))
+  let bytes = 0
+  for (let g = 0; g < parts.length; g++) {
+    const raw = parts[g]!
+    const to = order[g]!
+    if (raw[0] !== 42) return null
+    const lf = raw.indexOf(LF, 1)
+    if (lineNumber(raw, 1, lf) !== to.length) return null
+    let pos = lf + 1
+    for (const i of to) {
+      const next = replyEnd(raw, pos)
+      if (next === INCOMPLETE) throw new ProtocolError('truncated array reply')
+      source[i] = raw
+      bounds[2 * i] = pos
+      bounds[2 * i + 1] = next
+      bytes += next - pos
+      pos = next
+    }
   }
+  const head = `*${n}\r\n`
+  const out = Buffer.allocUnsafe(head.length + bytes)
+  let p = latin1Write(out, head, 0, head.length)
+  for (let i = 1; i <= n; i++) p += copy.call(source[i]!, out, p, bounds[2 * i]!, bounds[2 * i + 1]!)
   return out
 }
 

@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import { encodeReply } from '../../src/resp/encoder.js'
 import { NULL_ARRAY, type Reply } from '../../src/resp/reply.js'
 import { ReplyDecoder } from '../../src/resp/reply-decoder.js'
-import { bulkArray, bulkReply, INCOMPLETE, replyEnd } from '../../src/resp/scan.js'
+import { bulkArray, bulkReply, INCOMPLETE, mergeArrays, replyEnd } from '../../src/resp/scan.js'
 import { reply } from './arbitraries.js'
 
 const resp = fc.constantFrom<2 | 3>(2, 3)
@@ -71,5 +71,40 @@ describe('bulkReply and bulkArray', () => {
     assert.equal(bulkArray(encodeReply(NULL_ARRAY, 2)), undefined)
     assert.equal(bulkArray(encodeReply([1, Buffer.from('a')], 2)), undefined)
     assert.equal(bulkReply(encodeReply(7, 2)), undefined)
+  })
+})
+
+describe('mergeArrays', () => {
+  test('puts the elements of array replies split by owner back in the caller order, as one array', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(reply, fc.nat(3)), { minLength: 1, maxLength: 12 }), resp, (items, v) => {
+        // Each element i (1-based) goes to group g, as MGET's keys go to their owners.
+        const groups = new Map<number, number[]>()
+        for (const [i, [, g]] of items.entries()) groups.set(g, [...(groups.get(g) ?? []), i + 1])
+        const order = [...groups.values()]
+        const parts = order.map((idx) =>
+          encodeReply(
+            idx.map((i) => items[i - 1]![0]),
+            v,
+          ),
+        )
+        const merged = mergeArrays(parts, order, items.length)
+        assert.deepEqual(
+          merged,
+          encodeReply(
+            items.map(([r]) => r),
+            v,
+          ),
+        )
+      }),
+    )
+  })
+
+  test('refuses parts that are not arrays of the expected length, and throws on a truncated one', () => {
+    const two = encodeReply([Buffer.from('a'), null], 2)
+    assert.equal(mergeArrays([two], [[1, 2, 3]], 3), null)
+    assert.equal(mergeArrays([encodeReply(Buffer.from('x'), 2)], [[1]], 1), null)
+    assert.equal(mergeArrays([Buffer.from('-ERR no\r\n')], [[1]], 1), null)
+    assert.throws(() => mergeArrays([two.subarray(0, two.length - 3)], [[1, 2]], 2), /truncated array reply/)
   })
 })
