@@ -8,22 +8,35 @@ import { chunkBytes, SLAB_MAX, Slab } from './slab.js'
 const charCodeAt = String.prototype.charCodeAt
 
 /**
- * A string value as commands see it. Keys, hash fields and values are arbitrary bytes; keys and hash fields
+ * A string value as commands see it. Keys, hash fields and values are arbitrary bytes; keys and hash field names
  * are held as JavaScript strings in the `latin1` encoding (one char per byte, char codes 0-255, lossless both
- * ways), which V8 stores one byte per char. A key's value of up to {@link SLAB_MAX} (8 KiB) is stored as bytes
- * in the keyspace's {@link Slab}, outside the V8 heap, and read back as such a string (or, for replies, as a
- * view: {@link Keyspace.view}); a hash field's value of up to {@link INLINE_MAX} (1 KiB) is such a string.
- * Longer values are `Buffer`s, so that a large GET allocates nothing and no value hits V8's maximum string
- * length. A stored Buffer is never mutated in place, so a reply may hand it to the socket without copying.
+ * ways), which V8 stores one byte per char. A key's value of up to {@link SLAB_MAX} (8 KiB), and a hash field's
+ * value of up to {@link INLINE_MAX} (1 KiB), is stored as bytes in the keyspace's {@link Slab}, outside the V8
+ * heap, and read back as such a string (or, for replies, as a view: {@link Keyspace.view},
+ * {@link Keyspace.hashView}). Longer values are `Buffer`s, so that a large GET allocates nothing and no value
+ * hits V8's maximum string length. A stored Buffer is never mutated in place, so a reply may hand it to the
+ * socket without copying.
  */
 export type StringValue = string | Buffer
 
-/** A hash value: fields (latin1 strings) to values, with its own byte count kept up to date by Keyspace. */
+/**
+ * A hash value: fields (latin1 strings) to values, with its own byte count kept up to date by Keyspace. Read
+ * its values through {@link Keyspace.hashGet}, {@link Keyspace.hashView} and {@link Keyspace.hashForEach};
+ * change them only through {@link Keyspace.hashSet} and {@link Keyspace.hashDelete}.
+ */
 export class Hash {
-  /** Field name (latin1) to value. Mutate only through {@link Keyspace.hashSet} and {@link Keyspace.hashDelete}. */
-  readonly fields = new Map<string, StringValue>()
+  /**
+   * Field name (latin1) to value: a handle of the keyspace's slab (a value of up to {@link INLINE_MAX} bytes,
+   * stored after its length in 2 bytes) or a Buffer.
+   */
+  readonly fields = new Map<string, number | Buffer>()
   /** Accounted bytes of all fields (names, values and per-field overhead). */
   bytes = 0
+
+  /** Number of fields. */
+  get size(): number {
+    return this.fields.size
+  }
 }
 
 /** What a key holds. */
@@ -35,7 +48,7 @@ export type ValueType = 'string' | 'hash'
 /** What a slot holds: a {@link Slab} handle (a short string value), a long string value, or a hash. */
 type Stored = number | Buffer | Hash
 
-/** Longest hash field value (in bytes) held as a latin1 string rather than a Buffer. */
+/** Longest hash field value (in bytes) stored in the slab rather than as a Buffer. */
 export const INLINE_MAX = 1024
 
 /**
@@ -53,6 +66,9 @@ export const BUFFER_OVERHEAD = 96
 export const HASH_OVERHEAD = 160
 /** Accounted bytes per hash field besides its name and value: its share of the Map's table. */
 export const FIELD_OVERHEAD = 40
+
+/** Scratch for a hash field value's 2-byte length. */
+const LENGTH_PREFIX = Buffer.alloc(2)
 
 /** Most keys {@link Keyspace.prefetch} loads ahead at once. */
 export const PREFETCH_MAX = 32
@@ -147,24 +163,14 @@ export function entryBytes(key: string, v: Value): number {
   return ENTRY_OVERHEAD + stringBytes(key) + valueBytes(v)
 }
 
-/** Accounted bytes of one hash field. */
-function fieldBytes(field: string, v: StringValue): number {
-  return FIELD_OVERHEAD + stringBytes(field) + stringBytes(v)
+/** Accounted bytes of a hash field's value of `length` bytes: its slab chunk (with the length), or a Buffer. */
+export function fieldValueBytes(length: number): number {
+  return length <= INLINE_MAX ? chunkBytes(length + 2) : BUFFER_OVERHEAD + length
 }
 
 /** The key (or field) for raw bytes: their latin1 string. */
 export function keyOf(buf: Buffer): string {
   return latin1Of(buf)
-}
-
-/** A hash field's value for bytes that came from a command: a latin1 string, or a private copy when long. */
-export function storedOf(buf: Buffer): StringValue {
-  return buf.length <= INLINE_MAX ? latin1Of(buf) : Buffer.from(buf)
-}
-
-/** A hash field's value for a JavaScript string of ASCII chars (numbers formatted by HINCRBY). */
-export function storedOfAscii(s: string): StringValue {
-  return s.length <= INLINE_MAX ? s : Buffer.from(s, 'latin1')
 }
 
 /** The bytes of a string value, as a reply. A stored Buffer is returned as is (it is never mutated). */
@@ -430,11 +436,11 @@ export class Keyspace {
     return slot
   }
 
-  #remove(key: string, slot: number): void {
+  /** Deletes the entry in `slot`; its value's memory is freed unless `keep` (the value moves: RENAME). */
+  #remove(key: string, slot: number, keep = false): void {
     this.#index.delete(key)
     this.#used -= this.#entryBytesAt(key, slot)
-    const v = this.#vals[slot]
-    if (typeof v === 'number') this.#slab.free(v)
+    if (!keep) this.#free(this.#vals[slot]!)
     this.#keys[slot] = undefined
     this.#vals[slot] = undefined
     if (this.#exp[2 * slot] !== 0) {
@@ -477,6 +483,20 @@ export class Keyspace {
   get(key: string): Value | undefined {
     const slot = this.#find(key, true)
     return slot < 0 ? undefined : this.#valueAt(slot)
+  }
+
+  /**
+   * Frees what a stored value holds in the slab. A hash is emptied too: a command still holding it (an HSET
+   * whose hash was evicted by its own earlier field) then starts it afresh instead of storing freed chunks.
+   */
+  #free(v: Stored): void {
+    if (typeof v === 'number') {
+      this.#slab.free(v)
+    } else if (v instanceof Hash) {
+      for (const f of v.fields.values()) if (typeof f === 'number') this.#slab.free(f)
+      v.fields.clear()
+      v.bytes = 0
+    }
   }
 
   /** A slot's value as commands see it: a slab value is read out as a latin1 string. */
@@ -528,7 +548,7 @@ export class Keyspace {
     const slab = this.#slab
     let bytes: number
     if (value instanceof Hash) {
-      if (typeof old === 'number') slab.free(old)
+      if (old !== undefined && old !== value) this.#free(old)
       this.#vals[slot] = value
       bytes = HASH_OVERHEAD + value.bytes
     } else {
@@ -538,11 +558,11 @@ export class Keyspace {
         if (typeof old === 'number' && chunkBytes(this.#meta[4 * slot + 3]!) === chunkBytes(n)) {
           handle = old
         } else {
-          if (typeof old === 'number') slab.free(old)
+          if (old !== undefined) this.#free(old)
           handle = slab.alloc(n)
         }
-      } else if (typeof old === 'number') {
-        slab.free(old)
+      } else if (old !== undefined) {
+        this.#free(old)
       }
       if (handle >= 0) {
         if (typeof value === 'string') slab.writeLatin1(handle, value)
@@ -639,34 +659,99 @@ export class Keyspace {
     const slot = this.#find(from, true)
     if (slot < 0) return false
     if (from === to) return true
-    const value = this.#valueAt(slot)
+    // The value moves as it is stored: no copy, and a hash keeps its chunks.
+    const value = this.#vals[slot]!
+    const length = this.#meta[4 * slot + 3]!
     const at = this.#exp[2 * slot]!
-    this.#remove(from, slot)
-    this.set(to, value, at)
+    this.#remove(from, slot, true)
+    const dest = this.#claim(to)
+    const old = this.#vals[dest]
+    if (old !== undefined) this.#free(old)
+    this.#vals[dest] = value
+    if (typeof value === 'number') this.#meta[4 * dest + 3] = length
+    this.#used += this.#entryBytesAt(to, dest)
+    this.#setExp(dest, at)
+    if (this.#maxmemory !== 0) this.#evict()
     return true
   }
 
-  /** Sets a hash field, keeping the key's accounting; true when the field is new. */
-  hashSet(key: string, hash: Hash, field: string, value: StringValue): boolean {
+  /**
+   * Sets a hash field to a copy of `value` (the caller may reuse it), keeping the key's accounting; true when
+   * the field is new.
+   */
+  hashSet(key: string, hash: Hash, field: string, value: Buffer | string): boolean {
     const old = hash.fields.get(field)
-    const delta = fieldBytes(field, value) - (old === undefined ? 0 : fieldBytes(field, old))
-    hash.fields.set(field, value)
+    let delta = 0
+    if (old !== undefined) {
+      delta -= this.#fieldBytes(field, old)
+      if (typeof old === 'number') this.#slab.free(old)
+    }
+    const n = value.length
+    const handle = n <= INLINE_MAX ? this.#slab.alloc(n + 2) : -1
+    let stored: number | Buffer
+    if (handle >= 0) {
+      LENGTH_PREFIX[0] = n & 255
+      LENGTH_PREFIX[1] = n >>> 8
+      this.#slab.write(handle, LENGTH_PREFIX)
+      if (typeof value === 'string') this.#slab.writeLatin1(handle, value, 2)
+      else this.#slab.write(handle, value, 2)
+      stored = handle
+    } else {
+      // A long value, or a short one while the slab is full: a private copy.
+      stored = typeof value === 'string' ? Buffer.from(value, 'latin1') : Buffer.from(value)
+    }
+    hash.fields.set(field, stored)
+    delta += this.#fieldBytes(field, stored)
     this.#hashChanged(key, hash, delta)
     return old === undefined
+  }
+
+  /** Accounted bytes of a stored hash field (see {@link fieldValueBytes}). */
+  #fieldBytes(field: string, v: number | Buffer): number {
+    const value = typeof v === 'number' ? chunkBytes(this.#fieldLength(v) + 2) : BUFFER_OVERHEAD + v.length
+    return FIELD_OVERHEAD + stringBytes(field) + value
+  }
+
+  /** A hash field's value, as a latin1 string when short (a copy), else its Buffer; undefined when missing. */
+  hashGet(hash: Hash, field: string): StringValue | undefined {
+    const v = hash.fields.get(field)
+    if (typeof v !== 'number') return v
+    const n = this.#fieldLength(v)
+    return this.#slab.latin1(v, n, 2)
+  }
+
+  /** {@link hashGet} for a reply: a view of the stored bytes, valid until the keyspace next changes. */
+  hashView(hash: Hash, field: string): Buffer | undefined {
+    const v = hash.fields.get(field)
+    return typeof v === 'number' ? this.#slab.view(v, this.#fieldLength(v), 2) : v
+  }
+
+  /** Calls `visit` with every field of a hash and a view of its value (valid until the keyspace next changes). */
+  hashForEach(hash: Hash, visit: (field: string, value: Buffer) => void): void {
+    for (const [f, v] of hash.fields) {
+      visit(f, typeof v === 'number' ? this.#slab.view(v, this.#fieldLength(v), 2) : v)
+    }
+  }
+
+  /** The length of a stored field value. */
+  #fieldLength(v: number | Buffer): number {
+    return typeof v === 'number' ? this.#slab.byteAt(v, 0) | (this.#slab.byteAt(v, 1) << 8) : v.length
   }
 
   /** Deletes a hash field; the key goes when its last field does. True when the field existed. */
   hashDelete(key: string, hash: Hash, field: string): boolean {
     const old = hash.fields.get(field)
     if (old === undefined) return false
+    const bytes = this.#fieldBytes(field, old)
     hash.fields.delete(field)
+    if (typeof old === 'number') this.#slab.free(old)
     if (hash.fields.size === 0) {
       const slot = this.#index.get(key)
       if (slot >= 0 && this.#vals[slot] === hash) this.#remove(key, slot)
       hash.bytes = 0
       return true
     }
-    this.#hashChanged(key, hash, -fieldBytes(field, old))
+    this.#hashChanged(key, hash, -bytes)
     return true
   }
 

@@ -133,29 +133,29 @@ export class Slab {
     }
   }
 
-  /** Writes `source` (at most its chunk's size) at the start of a chunk. */
-  write(handle: number, source: Uint8Array): void {
+  /** Writes `source` into a chunk from byte `at` (it must fit). */
+  write(handle: number, source: Uint8Array, at = 0): void {
     const page = this.#pages[handle >>> CHUNK_BITS]!
-    copy.call(source, page.bytes, (handle & CHUNK_MASK) * page.size)
+    copy.call(source, page.bytes, (handle & CHUNK_MASK) * page.size + at)
   }
 
-  /** Writes the latin1 string `s` (at most its chunk's size in chars) at the start of a chunk. */
-  writeLatin1(handle: number, s: string): void {
+  /** Writes the latin1 string `s` into a chunk from byte `at` (it must fit). */
+  writeLatin1(handle: number, s: string, at = 0): void {
     const page = this.#pages[handle >>> CHUNK_BITS]!
-    latin1Write(page.bytes, s, (handle & CHUNK_MASK) * page.size, s.length)
+    latin1Write(page.bytes, s, (handle & CHUNK_MASK) * page.size + at, s.length)
   }
 
-  /** The first `length` bytes of a chunk, as a view: valid until the chunk is freed. */
-  view(handle: number, length: number): Buffer {
+  /** `length` bytes of a chunk from byte `at`, as a view: valid until the chunk is freed. */
+  view(handle: number, length: number, at = 0): Buffer {
     const page = this.#pages[handle >>> CHUNK_BITS]!
-    return viewOf(page.memory, (handle & CHUNK_MASK) * page.size, length)
+    return viewOf(page.memory, (handle & CHUNK_MASK) * page.size + at, length)
   }
 
-  /** The first `length` bytes of a chunk, as a latin1 string (a copy). */
-  latin1(handle: number, length: number): string {
+  /** `length` bytes of a chunk from byte `at`, as a latin1 string (a copy). */
+  latin1(handle: number, length: number, at = 0): string {
     const page = this.#pages[handle >>> CHUNK_BITS]!
-    const at = (handle & CHUNK_MASK) * page.size
-    return latin1Between(page.bytes, at, at + length)
+    const start = (handle & CHUNK_MASK) * page.size + at
+    return latin1Between(page.bytes, start, start + length)
   }
 
   /** Byte `i` of a chunk (loads its memory, for a prefetch). */

@@ -11,7 +11,7 @@ import {
   Keyspace,
   stringBytes,
 } from '../../src/node/keyspace.js'
-import { err, harness, OK } from './data-harness.js'
+import { err, harness, OK, WRONGTYPE as WRONG } from './data-harness.js'
 
 const OOM = err("OOM command not allowed when used memory > 'maxmemory'.")
 
@@ -190,6 +190,112 @@ describe('Keyspace', () => {
     )
   })
 
+  test('hash fields read back byte for byte through HSET, HDEL, HINCRBY, RENAME, SET over a hash and DEL', () => {
+    // Field values live in the slab after their length (up to 1 KiB), longer ones in Buffers: a model of maps
+    // must agree with HGETALL after every command, and everything must be given back at the end.
+    const text = fc
+      .tuple(fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1000, max: 1100 })), fc.nat(255))
+      .map(([n, seed]) =>
+        Array.from({ length: n }, (_, i) => String.fromCharCode((seed + i * 13) & 255)).join(''),
+      )
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant('hset'),
+        key: fc.nat(3),
+        fields: fc.array(fc.tuple(fc.nat(6), text), { minLength: 1, maxLength: 4 }),
+      }),
+      fc.record({ kind: fc.constant('hdel'), key: fc.nat(3), field: fc.nat(6) }),
+      fc.record({
+        kind: fc.constant('hincrby'),
+        key: fc.nat(3),
+        field: fc.nat(6),
+        by: fc.integer({ min: -5, max: 5 }),
+      }),
+      fc.record({ kind: fc.constant('rename'), key: fc.nat(3), to: fc.nat(3) }),
+      fc.record({ kind: fc.constantFrom('set', 'del'), key: fc.nat(3), value: text }),
+    )
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), fc.constantFrom(undefined, 2), (ops, slabPages) => {
+        const { run, ks } = harness({ slabPages })
+        const model = new Map<string, Map<string, string> | string>()
+        for (const o of ops) {
+          const k = `h${o.key}`
+          const m = model.get(k)
+          if (o.kind === 'hset') {
+            const reply = run('HSET', k, ...o.fields.flatMap(([f, v]) => [`f${f}`, v]))
+            if (typeof m === 'string') {
+              assert.deepEqual(reply, WRONG)
+              continue
+            }
+            const h = m ?? new Map<string, string>()
+            for (const [f, v] of o.fields) h.set(`f${f}`, v)
+            model.set(k, h)
+          } else if (o.kind === 'hdel') {
+            const reply = run('HDEL', k, `f${o.field}`)
+            if (typeof m === 'string') assert.deepEqual(reply, WRONG)
+            else {
+              assert.equal(reply, m?.delete(`f${o.field}`) ? 1 : 0)
+              if (m?.size === 0) model.delete(k)
+            }
+          } else if (o.kind === 'hincrby') {
+            const reply = run('HINCRBY', k, `f${o.field}`, String(o.by))
+            const old = typeof m === 'string' ? undefined : (m?.get(`f${o.field}`) ?? '0')
+            if (typeof m === 'string') assert.deepEqual(reply, WRONG)
+            else if (!/^-?(0|[1-9][0-9]*)$/.test(old!))
+              assert.deepEqual(reply, err('ERR hash value is not an integer'))
+            else {
+              const next = String(Number(old) + o.by)
+              assert.equal(reply, Number(next))
+              const h = m ?? new Map<string, string>()
+              h.set(`f${o.field}`, next)
+              model.set(k, h)
+            }
+          } else if (o.kind === 'rename') {
+            const to = `h${o.to}`
+            run('RENAME', k, to)
+            if (m !== undefined && k !== to) {
+              model.set(to, m)
+              model.delete(k)
+            }
+          } else if (o.kind === 'set') {
+            run('SET', k, o.value)
+            model.set(k, o.value)
+          } else {
+            run('DEL', k)
+            model.delete(k)
+          }
+          for (let i = 0; i <= 3; i++) {
+            const mk = model.get(`h${i}`)
+            const got = run('HGETALL', `h${i}`)
+            if (typeof mk === 'string') assert.deepEqual(got, WRONG)
+            else assert.deepEqual(got, { map: [...(mk ?? new Map())].flat() }, `h${i}`)
+          }
+        }
+        for (let i = 0; i <= 3; i++) run('DEL', `h${i}`)
+        assert.equal(ks.usedMemory, 0)
+        // One page at most kept per chunk size used (16, 32, 48, 1008, 1024, 1152 bytes).
+        assert.ok(ks.slabBytes <= 6 * 65536, `${ks.slabBytes} bytes of pages left`)
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  test('a hash evicted by its own HSET is started afresh, never left with freed values', () => {
+    const { run, ks } = harness({ maxmemory: 3000, maxmemoryPolicy: 'allkeys-lru' })
+    const fields = Array.from({ length: 40 }, (_, i) => [`field${i}`, `value-${i}-${'v'.repeat(40)}`]).flat()
+    run('HSET', 'h', ...fields)
+    assert.ok(ks.stats.evictedKeys > 0)
+    // Evicted whenever it outgrew the limit, the hash was started again from the next field: the last fields
+    // are there, with their own values.
+    assert.equal(run('HGET', 'h', 'field39'), `value-39-${'v'.repeat(40)}`)
+    const got = run('HGETALL', 'h') as { map: string[] }
+    assert.ok(got.map.length >= 2)
+    for (let i = 0; i < got.map.length; i += 2) {
+      assert.equal(got.map[i + 1], `value-${got.map[i]!.slice(5)}-${'v'.repeat(40)}`, got.map[i])
+    }
+    assert.ok(ks.usedMemory <= 3000)
+  })
+
   test('overwritten, renamed, evicted and deleted values give their slab memory back', () => {
     const ks = new Keyspace()
     for (let round = 0; round < 3; round++) {
@@ -201,6 +307,13 @@ describe('Keyspace', () => {
     assert.equal(ks.size, 0)
     // At most one page kept per chunk size used (13 sizes: 16 to 208 bytes).
     assert.ok(ks.slabBytes <= 13 * 65536, `${ks.slabBytes} bytes of pages left`)
+
+    // Hash fields overwritten many times, in changing sizes, then deleted.
+    const h = new Hash()
+    for (let i = 0; i < 20_000; i++) ks.hashSet('h', h, `f${i % 10}`, 'x'.repeat(i % 300))
+    assert.ok(ks.slabBytes <= 30 * 65536, `${ks.slabBytes} bytes of pages for 10 fields`)
+    ks.delete('h')
+    assert.ok(ks.slabBytes <= 30 * 65536, `${ks.slabBytes} bytes of pages left`)
 
     const limited = new Keyspace({ maxmemory: 2_000_000, maxmemoryPolicy: 'allkeys-lru' })
     for (let i = 0; i < 100_000; i++) limited.set(`k${i}`, 'v'.repeat(i % 200))

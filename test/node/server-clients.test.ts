@@ -53,6 +53,17 @@ describe('real clients against a node', () => {
         assert.deepEqual(out[4], [b, b], `${size}: MGET`)
         assert.equal(out[7], size + 1)
         assert.deepEqual(out[9], [a, Buffer.concat([a, Buffer.from('z')])], `${size}: MGET after APPEND`)
+        // The same for hash fields (in the slab up to 1 KiB).
+        const q = r.pipeline()
+        q.hset('reuse:h', 'f', a).hgetBuffer('reuse:h', 'f').hset('reuse:h', 'f', b, 'g', a)
+        q.hmgetBuffer('reuse:h', 'f', 'g').hdel('reuse:h', 'f').hgetallBuffer('reuse:h').del('reuse:h')
+        const hout = (await q.exec())!.map(([err, v]) => {
+          assert.equal(err, null)
+          return v
+        })
+        assert.deepEqual(hout[1], a, `${size}: HGET`)
+        assert.deepEqual(hout[3], [b, a], `${size}: HMGET`)
+        assert.deepEqual(hout[5], { g: a }, `${size}: HGETALL`)
       }
     } finally {
       r.disconnect()

@@ -1,5 +1,5 @@
 // Hash commands: HSET HGET HMGET HGETALL HDEL HEXISTS HLEN HINCRBY.
-import { bytesOf, Hash, type Keyspace, keyOf, storedOf, storedOfAscii, type Value } from '../keyspace.js'
+import { Hash, type Keyspace, keyOf, type Value } from '../keyspace.js'
 import { type CommandSpec, MapReply, type Reply, ReplyError } from '../types.js'
 import { addInt64, intReply, parseInt64Bytes } from './numbers.js'
 import { command, NOT_INTEGER, OVERFLOW, WRONGTYPE, wrongArity } from './replies.js'
@@ -36,7 +36,7 @@ export function hashCommands(ks: Keyspace): CommandSpec[] {
         if (h instanceof ReplyError) return h
         let created = 0
         for (let i = 2; i < args.length; i += 2)
-          if (ks.hashSet(key, h, keyOf(args[i]!), storedOf(args[i + 1]!))) created++
+          if (ks.hashSet(key, h, keyOf(args[i]!), args[i + 1]!)) created++
         return created
       },
     ),
@@ -44,8 +44,7 @@ export function hashCommands(ks: Keyspace): CommandSpec[] {
       const h = readHash(keyOf(args[1]!))
       if (h === undefined) return null
       if (h instanceof ReplyError) return h
-      const v = h.fields.get(keyOf(args[2]!))
-      return v === undefined ? null : bytesOf(v)
+      return ks.hashView(h, keyOf(args[2]!)) ?? null
     }),
     command(
       'hmget',
@@ -57,9 +56,9 @@ export function hashCommands(ks: Keyspace): CommandSpec[] {
         const h = readHash(keyOf(args[1]!))
         if (h instanceof ReplyError) return h
         const out: Reply[] = new Array(args.length - 2)
+        // Views of the stored values: nothing changes the keyspace before the reply is written.
         for (let i = 2; i < args.length; i++) {
-          const v = h?.fields.get(keyOf(args[i]!))
-          out[i - 2] = v === undefined ? null : bytesOf(v)
+          out[i - 2] = h === undefined ? null : (ks.hashView(h, keyOf(args[i]!)) ?? null)
         }
         return out
       },
@@ -68,7 +67,7 @@ export function hashCommands(ks: Keyspace): CommandSpec[] {
       const h = readHash(keyOf(args[1]!))
       if (h instanceof ReplyError) return h
       const entries: [Reply, Reply][] = []
-      if (h !== undefined) for (const [f, v] of h.fields) entries.push([Buffer.from(f, 'latin1'), bytesOf(v)])
+      if (h !== undefined) ks.hashForEach(h, (f, v) => entries.push([Buffer.from(f, 'latin1'), v]))
       return new MapReply(entries)
     }),
     command(
@@ -102,7 +101,7 @@ export function hashCommands(ks: Keyspace): CommandSpec[] {
     command('hlen', 2, ['readonly', 'fast'], [1, 1, 1], 'Returns the number of fields in a hash.', (args) => {
       const h = readHash(keyOf(args[1]!))
       if (h instanceof ReplyError) return h
-      return h === undefined ? 0 : h.fields.size
+      return h === undefined ? 0 : h.size
     }),
     command(
       'hincrby',
@@ -117,7 +116,7 @@ export function hashCommands(ks: Keyspace): CommandSpec[] {
         const h = writeHash(key)
         if (h instanceof ReplyError) return h
         const field = keyOf(args[2]!)
-        const old = h.fields.get(field)
+        const old = ks.hashGet(h, field)
         let current = 0n
         if (old !== undefined) {
           const parsed = parseInt64Bytes(old)
@@ -126,7 +125,7 @@ export function hashCommands(ks: Keyspace): CommandSpec[] {
         }
         const next = addInt64(current, incr)
         if (next === null) return OVERFLOW
-        ks.hashSet(key, h, field, storedOfAscii(next.toString()))
+        ks.hashSet(key, h, field, next.toString())
         return intReply(next)
       },
     ),
