@@ -546,11 +546,9 @@ export class Keyspace {
     // as an overwrite of a cache entry usually does, else freed.
     const old = this.#vals[slot]
     const slab = this.#slab
-    let bytes: number
     if (value instanceof Hash) {
       if (old !== undefined && old !== value) this.#free(old)
       this.#vals[slot] = value
-      bytes = HASH_OVERHEAD + value.bytes
     } else {
       const n = value.length
       let handle = -1
@@ -569,7 +567,6 @@ export class Keyspace {
         else slab.write(handle, value)
         this.#vals[slot] = handle
         this.#meta[4 * slot + 3] = n
-        bytes = chunkBytes(n)
       } else {
         // A long value, or a short one while the slab is full: a Buffer of its own (a private copy when short:
         // setCopy copies only long ones).
@@ -579,10 +576,14 @@ export class Keyspace {
             : n <= SLAB_MAX
               ? Buffer.from(value)
               : value
-        bytes = BUFFER_OVERHEAD + n
       }
     }
-    this.#used += ENTRY_OVERHEAD + stringBytes(this.#keys[slot]!) + bytes
+    this.#settle(slot, expireAt)
+  }
+
+  /** Accounts the value just put in `slot` (by {@link #claim} and a store), sets its expiry and evicts. */
+  #settle(slot: number, expireAt: number): void {
+    this.#used += this.#entryBytesAt(this.#keys[slot]!, slot)
     if (expireAt !== KEEP_TTL) this.#setExp(slot, expireAt)
     if (this.#maxmemory !== 0) this.#evict()
   }
@@ -669,9 +670,7 @@ export class Keyspace {
     if (old !== undefined) this.#free(old)
     this.#vals[dest] = value
     if (typeof value === 'number') this.#meta[4 * dest + 3] = length
-    this.#used += this.#entryBytesAt(to, dest)
-    this.#setExp(dest, at)
-    if (this.#maxmemory !== 0) this.#evict()
+    this.#settle(dest, at)
     return true
   }
 
