@@ -16,17 +16,14 @@ const proto = Buffer.prototype as unknown as {
 }
 const { latin1Slice, utf8Slice, latin1Write: nodeLatin1Write } = proto
 
-/** The latin1 string of `buf` (one char per byte, lossless both ways). */
-export const latin1Of: (buf: Buffer) => string =
-  typeof latin1Slice === 'function'
-    ? (buf) => latin1Slice.call(buf, 0, buf.length)
-    : (buf) => buf.toString('latin1')
-
 /** The latin1 string of `buf`'s bytes from `start` to `end` (0 <= start <= end <= buf.length). */
 export const latin1Between: (buf: Buffer, start: number, end: number) => string =
   typeof latin1Slice === 'function'
     ? (buf, start, end) => latin1Slice.call(buf, start, end)
     : (buf, start, end) => buf.toString('latin1', start, end)
+
+/** The latin1 string of `buf` (one char per byte, lossless both ways). */
+export const latin1Of = (buf: Buffer): string => latin1Between(buf, 0, buf.length)
 
 /** The UTF-8 text of `buf`. */
 export const utf8Of: (buf: Buffer) => string =

@@ -59,9 +59,9 @@ class Page {
 
 /**
  * Chunks for byte strings of up to {@link SLAB_MAX} bytes, named by handles: non-negative integers below 2^31.
- * A chunk is the smallest multiple of {@link SLAB_STEP} that holds its string (at least one step); the caller
- * keeps each string's length. Chunks of one size share pages; a page whose last chunk is freed is released
- * unless it is its size's only page with room, so memory follows what is stored rather than its peak.
+ * A chunk has the size {@link chunkBytes} gives for its string's length, which the caller keeps. Chunks of one
+ * size share pages; a page whose last chunk is freed is released unless it is its size's only page with room,
+ * so memory follows what is stored rather than its peak.
  */
 export class Slab {
   /** Pages by number; null where a released page's number waits in #spare for reuse. */

@@ -45,8 +45,8 @@ export const NULL_ARRAY: unique symbol = Symbol('null array')
  * - the classes above for the other types.
  */
 /**
- * A bulk string whose bytes are the code units of a latin1 (one byte per char) JavaScript string: how the node
- * stores short values. Written straight into the output buffer, without making a Buffer of it first.
+ * A bulk string whose bytes are the code units of a latin1 (one byte per char) JavaScript string. Written
+ * straight into the output buffer, without making a Buffer of it first.
  */
 export class Latin1Bulk {
   constructor(readonly text: string) {}
