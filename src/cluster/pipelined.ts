@@ -1,9 +1,10 @@
 // A Backend on one pipelined connection per server, built on our codec, that can also pass raw replies through.
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { subarray } from '../buffers.js'
 import { ReplyError as ErrorReply, NULL_ARRAY, type Reply, Status } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import { bulkArray, bulkReply, INCOMPLETE, replyEnd } from '../resp/scan.js'
+import { connectReading } from '../sockets.js'
 import { type Backend, type Entry, ReplyError, type SetOptions } from './backend.js'
 import { Scripts } from './scripts.js'
 
@@ -165,7 +166,9 @@ export class PipelinedBackend implements RawBackend {
   }
 
   #open(): void {
-    const socket = connect({ host: this.#host, port: this.#port, noDelay: true })
+    const socket: Socket = connectReading({ host: this.#host, port: this.#port, noDelay: true }, (chunk) => {
+      if (this.#socket === socket) this.#onData(chunk)
+    })
     this.#socket = socket
     this.#connected = false
     socket.setTimeout(this.#connectTimeoutMs)
@@ -179,9 +182,6 @@ export class PipelinedBackend implements RawBackend {
       socket.setTimeout(0)
       this.#connected = true
       this.#write()
-    })
-    socket.on('data', (chunk: Buffer) => {
-      if (this.#socket === socket) this.#onData(chunk)
     })
     socket.on('error', () => {}) // reported through 'close' below
     socket.on('close', () => {

@@ -5,6 +5,7 @@ import { CommandTable } from '../resp/command-table.js'
 import { ProtocolError, RequestDecoder, requestKeys } from '../resp/decoder.js'
 import { ReplyWriter } from '../resp/encoder.js'
 import { type Reply, ReplyError } from '../resp/reply.js'
+import { readAccepted } from '../sockets.js'
 import { connectionCommands, type ServerContext } from './builtins.js'
 import { dataCommands } from './commands/index.js'
 import { Keyspace, PREFETCH_MAX } from './keyspace.js'
@@ -111,7 +112,7 @@ export class NodeServer {
     this.#passwordHash = this.#options.requirepass === null ? null : sha256(this.#options.requirepass)
     this.#specs = [...connectionCommands(this.#context()), ...data.commands]
     for (const spec of this.#specs) this.#table.add(spec)
-    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket))
+    this.#server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.#accept(socket))
   }
 
   /** Where the server listens, once `listen()` resolved; null before and after. */
@@ -161,13 +162,14 @@ export class NodeServer {
     return this.#closing
   }
 
-  #accept(socket: Socket): void {
+  #accept(accepted: Socket): void {
     const o = this.#options
     this.#stats.totalConnectionsReceived++
     if (this.#closing !== null || this.#clients.size >= o.maxclients) {
       this.#stats.rejectedConnections++
-      socket.on('error', () => {})
-      socket.end(
+      accepted.on('error', () => {})
+      accepted.resume() // read (and drop) until the client hangs up
+      accepted.end(
         this.#closing !== null
           ? '-ERR server is shutting down\r\n'
           : '-ERR max number of clients reached\r\n',
@@ -181,10 +183,11 @@ export class NodeServer {
       maxInlineLength: o.maxInlineLength,
       maxQueryBuffer: o.maxQueryBuffer,
     })
+    // Data arrives from a later event-loop turn, once `conn` exists.
+    const socket = readAccepted(accepted, (chunk) => this.#onData(conn, chunk))
     const conn: Connection = new Connection(id, socket, decoder, this.#passwordHash === null, o.clock())
     decoder.unauthenticated = !conn.authenticated
     this.#clients.set(id, conn)
-    socket.on('data', (chunk: Buffer) => this.#onData(conn, chunk))
     socket.on('drain', () => {
       if (!conn.closing) socket.resume()
     })

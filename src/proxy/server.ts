@@ -19,6 +19,7 @@ import {
 } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import { errorText, integerReply, isErrorReply, mergeArrays } from '../resp/scan.js'
+import { readAccepted } from '../sockets.js'
 import { arityOk, COMMAND_LIST, COMMANDS, type CommandSpec } from './commands.js'
 import {
   type MembershipChange,
@@ -249,7 +250,7 @@ export class RendezvousProxy {
     this.#o = resolveProxyOptions(options)
     this.#cluster = this.#buildCluster(this.#o)
     this.#passwordHash = this.#o.requirepass === null ? null : sha256(this.#o.requirepass)
-    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket))
+    this.#server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.#accept(socket))
   }
 
   /** Where the proxy listens once `listen()` resolved; null before and after. */
@@ -466,20 +467,22 @@ export class RendezvousProxy {
 
   // ---- connections -----------------------------------------------------------------------------------------
 
-  #accept(socket: Socket): void {
+  #accept(accepted: Socket): void {
     this.#connections++
     if (this.#closing !== null || this.#clients.size >= this.#o.maxClients) {
       this.#rejected++
-      socket.on('error', () => {})
-      socket.end(
+      accepted.on('error', () => {})
+      accepted.resume() // read (and drop) until the client hangs up
+      accepted.end(
         this.#closing !== null ? '-ERR proxy is shutting down\r\n' : '-ERR max number of clients reached\r\n',
       )
       return
     }
+    // Data arrives from a later event-loop turn, once `c` exists.
+    const socket = readAccepted(accepted, (chunk) => this.#onData(c, chunk))
     const c = new Client(this.#nextId++, socket, this.#passwordHash === null)
     c.decoder = new RequestDecoder((args) => this.#dispatch(c, args))
     this.#clients.set(c.id, c)
-    socket.on('data', (chunk: Buffer) => this.#onData(c, chunk))
     socket.on('drain', () => this.#maybeResume(c))
     socket.on('error', () => socket.destroy())
     socket.on('close', () => {
