@@ -540,6 +540,11 @@ export class RendezvousProxy {
     if (c.closing) return
     c.replies[slot] = reply
     if (slot !== c.head || c.dirty) return
+    // The one reply the client awaits (a client that waits for each answer): nothing to gather it with.
+    if (slot + 1 === c.replies.length) {
+      this.#flush(c)
+      return
+    }
     c.dirty = true
     this.#dirty.push(c)
     if (!this.#flushScheduled) {
