@@ -684,7 +684,7 @@ export class RendezvousProxy {
     let owner: string | null | undefined
     let firstKey = ''
     for (let i = first; i <= stop; i += step) {
-      const key = args[i]!.toString('utf8')
+      const key = utf8Of(args[i]!)
       const o = cluster.ownerOf(key)
       if (owner === undefined) {
         owner = o
@@ -716,7 +716,7 @@ export class RendezvousProxy {
     const groups = new Map<string, number[]>()
     const keyOf: string[] = []
     for (let i = 1; i < args.length; i += stride) {
-      const key = args[i]!.toString('utf8')
+      const key = utf8Of(args[i]!)
       const owner = cluster.ownerOf(key)
       if (owner === null) return this.#onFail(new Error('every server is marked down'))
       keyOf[i] = key
