@@ -112,20 +112,27 @@ interface Replies {
   failure(e: unknown): Buffer
 }
 
-/** A request's place in its client's reply queue, filled once its reply is known. */
-class Slot {
+const same = (raw: Buffer): Buffer => raw
+
+/**
+ * A request's place in its client's reply queue, filled once its reply is known. As the callback of a forwarded
+ * request: with the backend's reply (through `shape` for a RESP3 client), or the text of its failure.
+ */
+class Pending implements RawCallback {
   readonly #proxy: Replies
   readonly #c: Client
   readonly #slot: number
+  readonly #shape: (raw: Buffer) => Buffer
 
-  constructor(proxy: Replies, c: Client, slot: number) {
+  constructor(proxy: Replies, c: Client, slot: number, shape: ((raw: Buffer) => Buffer) | null) {
     this.#proxy = proxy
     this.#c = c
     this.#slot = slot
+    this.#shape = shape ?? same
   }
 
-  /** Fills the slot with `reply`, or with the text of what `make` threw. */
-  protected put<T>(make: (x: T) => Buffer, x: T): void {
+  /** Fills the slot with `make(x)`, or with the text of what `make` threw. */
+  put<T>(make: (x: T) => Buffer, x: T): void {
     let reply: Buffer
     try {
       reply = make(x)
@@ -135,29 +142,12 @@ class Slot {
     this.#proxy.fill(this.#c, this.#slot, reply)
   }
 
-  /** Fills the slot with the text of a failure. */
-  protected failed(err: Error): void {
-    this.#proxy.fill(this.#c, this.#slot, this.#proxy.failure(err))
-  }
-}
-
-const same = (raw: Buffer): Buffer => raw
-
-/** A forwarded request: the backend's reply (through `shape` for a RESP3 client), or the text of its failure. */
-class Pending extends Slot implements RawCallback {
-  readonly #shape: (raw: Buffer) => Buffer
-
-  constructor(proxy: Replies, c: Client, slot: number, shape: ((raw: Buffer) => Buffer) | null) {
-    super(proxy, c, slot)
-    this.#shape = shape ?? same
-  }
-
   reply(raw: Buffer): void {
     this.put(this.#shape, raw)
   }
 
   fail(err: Error): void {
-    this.failed(err)
+    this.#proxy.fill(this.#c, this.#slot, this.#proxy.failure(err))
   }
 }
 
@@ -165,14 +155,15 @@ class Pending extends Slot implements RawCallback {
  * A request split across servers: once every part has answered, its reply is `merge` of theirs (in part order),
  * the first error reply among them, or the text of the first failure.
  */
-class Gather extends Slot {
+class Gather {
+  readonly #slot: Pending
   readonly #merge: (replies: Buffer[]) => Buffer
   readonly #replies: Buffer[]
   #left: number
   #done = false
 
   constructor(proxy: Replies, c: Client, slot: number, parts: number, merge: (replies: Buffer[]) => Buffer) {
-    super(proxy, c, slot)
+    this.#slot = new Pending(proxy, c, slot, null)
     this.#merge = merge
     this.#replies = new Array<Buffer>(parts)
     this.#left = parts
@@ -189,14 +180,14 @@ class Gather extends Slot {
     if (--this.#left > 0) return
     this.#done = true
     const error = this.#replies.find(isErrorReply)
-    if (error !== undefined) this.put(same, error)
-    else this.put(this.#merge, this.#replies)
+    if (error !== undefined) this.#slot.put(same, error)
+    else this.#slot.put(this.#merge, this.#replies)
   }
 
   fail(err: Error): void {
     if (this.#done) return
     this.#done = true
-    this.failed(err)
+    this.#slot.fail(err)
   }
 }
 
