@@ -715,8 +715,7 @@ export class Keyspace {
   hashGet(hash: Hash, field: string): StringValue | undefined {
     const v = hash.fields.get(field)
     if (typeof v !== 'number') return v
-    const n = this.#fieldLength(v)
-    return this.#slab.latin1(v, n, 2)
+    return this.#slab.latin1(v, this.#fieldLength(v), 2)
   }
 
   /** {@link hashGet} for a reply: a view of the stored bytes, valid until the keyspace next changes. */
@@ -732,9 +731,9 @@ export class Keyspace {
     }
   }
 
-  /** The length of a stored field value. */
-  #fieldLength(v: number | Buffer): number {
-    return typeof v === 'number' ? this.#slab.byteAt(v, 0) | (this.#slab.byteAt(v, 1) << 8) : v.length
+  /** The length of a field value stored in the slab under `handle` (its first two bytes). */
+  #fieldLength(handle: number): number {
+    return this.#slab.byteAt(handle, 0) | (this.#slab.byteAt(handle, 1) << 8)
   }
 
   /** Deletes a hash field; the key goes when its last field does. True when the field existed. */
