@@ -10,7 +10,7 @@ import { connectionCommands, type ServerContext } from './builtins.js'
 import { dataCommands } from './commands/index.js'
 import { Keyspace, PREFETCH_MAX } from './keyspace.js'
 import { type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './options.js'
-import { drain, listen } from './tcp.js'
+import { drain, listen, refuse } from './tcp.js'
 import type { ClientState, CommandSpec } from './types.js'
 
 /** The data side a {@link NodeServer} serves: its commands, its INFO sections, and what to stop on close. */
@@ -167,9 +167,8 @@ export class NodeServer {
     this.#stats.totalConnectionsReceived++
     if (this.#closing !== null || this.#clients.size >= o.maxclients) {
       this.#stats.rejectedConnections++
-      accepted.on('error', () => {})
-      accepted.resume() // read (and drop) until the client hangs up
-      accepted.end(
+      refuse(
+        accepted,
         this.#closing !== null
           ? '-ERR server is shutting down\r\n'
           : '-ERR max number of clients reached\r\n',

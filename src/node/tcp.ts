@@ -15,6 +15,17 @@ export function listen(server: Server, host: string, port: number): Promise<numb
 }
 
 /**
+ * Answers a connection the server will not take (too many clients, or shutting down) with the error `text`
+ * (a RESP error line, CRLF included) and closes it, reading and dropping whatever the client sends meanwhile.
+ * The socket comes from a server created with `pauseOnConnect`.
+ */
+export function refuse(socket: Socket, text: string): void {
+  socket.on('error', () => {})
+  socket.resume()
+  socket.end(text)
+}
+
+/**
  * Stops `server` accepting connections, asks each open connection to end with `end` (which should close it after
  * the replies to what it already read), and resolves once all have closed and the server is closed. Connections
  * still open after `timeoutMs` are destroyed.

@@ -5,7 +5,7 @@ import { utf8Of } from '../buffers.js'
 import { Cluster, type ClusterStats } from '../cluster/cluster.js'
 import type { ServerConfig } from '../cluster/options.js'
 import type { RawBackend, RawCallback } from '../cluster/pipelined.js'
-import { drain, listen } from '../node/tcp.js'
+import { drain, listen, refuse } from '../node/tcp.js'
 import { ProtocolError, RequestDecoder } from '../resp/decoder.js'
 import { encodeReply } from '../resp/encoder.js'
 import {
@@ -462,9 +462,8 @@ export class RendezvousProxy {
     this.#connections++
     if (this.#closing !== null || this.#clients.size >= this.#o.maxClients) {
       this.#rejected++
-      accepted.on('error', () => {})
-      accepted.resume() // read (and drop) until the client hangs up
-      accepted.end(
+      refuse(
+        accepted,
         this.#closing !== null ? '-ERR proxy is shutting down\r\n' : '-ERR max number of clients reached\r\n',
       )
       return
