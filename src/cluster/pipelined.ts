@@ -58,9 +58,10 @@ export interface PipelinedBackendOptions {
    * When commands are written. `'idle'`: a command on a connection with no reply outstanding is written at
    * once (least latency for a lone call); others wait for the end of the event-loop turn and share one write.
    * `'batch'`: every command waits for the end of the turn, so the commands of many callers share one write
-   * even when the connection was idle; and while the replies to an earlier write are awaited, commands wait
-   * for them too (unless {@link BATCH_BYTES} are waiting), so that under load each write carries what came in
-   * during one round trip: fewer system calls for a proxy that relays many clients, and fewer for the server.
+   * even when the connection was idle; and while commands keep coming, they wait on: two or more commands
+   * that were joined by another during the turn wait for the end of the next one, until a turn adds none,
+   * {@link BATCH_BYTES} are waiting or they have waited {@link BATCH_TURNS} turns. Under load each write then
+   * carries more commands: fewer system calls for a proxy that relays many clients, and fewer for the server.
    * @default 'idle'
    */
   readonly flush?: 'idle' | 'batch'
@@ -69,19 +70,21 @@ export interface PipelinedBackendOptions {
 const CRLF_LEN = 2
 
 /**
- * In `flush: 'batch'`, commands stop waiting for an earlier write's replies once this many bytes of them are
- * waiting: deep pipelines (redis-benchmark -P 16 through the proxy) lost 10% of their throughput when every
- * write waited, and a write of this size already spreads its system calls over many commands.
+ * In `flush: 'batch'`, commands stop waiting for more once this many bytes of them are waiting: a write of
+ * this size already spreads its system calls over many commands.
  */
 export const BATCH_BYTES = 4096
+
+/** In `flush: 'batch'`, the most event-loop turns commands wait for more to join them. */
+export const BATCH_TURNS = 8
 
 /**
  * One TCP connection to a RESP server, shared by every caller. A command on an idle connection is written at
  * once (unless `flush: 'batch'`); while replies are awaited, the commands issued in one event-loop turn are
- * written together (one `write` per turn, flushed from `setImmediate`; `flush: 'batch'` waits longer). Replies
- * are matched to callers in order, and raw replies are handed back without being decoded. The connection opens
- * on first use; when it drops, every waiting call rejects and the next call reconnects (no offline queue, no
- * retries: the cluster decides what to do with failures).
+ * written together (one `write` per turn, flushed from `setImmediate`; with `flush: 'batch'`, commands that
+ * keep coming may wait a few turns more). Replies are matched to callers in order, and raw replies are handed
+ * back without being decoded. The connection opens on first use; when it drops, every waiting call rejects and
+ * the next call reconnects (no offline queue, no retries: the cluster decides what to do with failures).
  */
 export class PipelinedBackend implements RawBackend {
   readonly id: string
@@ -100,8 +103,11 @@ export class PipelinedBackend implements RawBackend {
   #flushScheduled = false
   /** Commands in #out. */
   #queued = 0
-  /** 'batch' mode: for each write whose replies are not all in, oldest first, how many replies it still awaits. */
-  #unanswered: number[] = []
+  /** 'batch' mode: #queued at the end of the last turn the commands in #out waited through, and how many. */
+  #queuedBefore = 0
+  #turns = 0
+  /** Writes made (system calls, not commands). */
+  #writes = 0
   /** Callers waiting for replies, in the order their commands were written. */
   #waiting: (RawCallback | undefined)[] = []
   #head = 0
@@ -134,6 +140,11 @@ export class PipelinedBackend implements RawBackend {
   /** Callers waiting for a reply (for stats and tests). */
   get pending(): number {
     return this.#waiting.length - this.#head
+  }
+
+  /** Writes made to the connection (each carries one or more commands), for stats and tests. */
+  get writes(): number {
+    return this.#writes
   }
 
   /** True while a TCP connection is open (or being opened). */
@@ -181,7 +192,8 @@ export class PipelinedBackend implements RawBackend {
       if (this.#socket !== socket) return
       socket.setTimeout(0)
       this.#connected = true
-      this.#write()
+      // Commands issued while connecting go now, unless a flush this turn will take them.
+      if (!this.#flushScheduled) this.#write()
     })
     socket.on('error', () => {}) // reported through 'close' below
     socket.on('close', () => {
@@ -211,7 +223,8 @@ export class PipelinedBackend implements RawBackend {
     socket?.destroy()
     this.#outLen = 0
     this.#queued = 0
-    this.#unanswered = []
+    this.#queuedBefore = 0
+    this.#turns = 0
     this.#rest = null
     this.#more = []
     this.#moreBytes = 0
@@ -226,12 +239,13 @@ export class PipelinedBackend implements RawBackend {
   #write(): void {
     this.#flushScheduled = false
     if (!this.#connected || this.#outLen === 0) return
-    if (this.#batch) {
-      // Wait for the replies in flight (their arrival flushes again), unless much is waiting already.
-      if (this.#unanswered.length > 0 && this.#outLen < BATCH_BYTES) return
-      this.#unanswered.push(this.#queued)
+    if (this.#batch && this.#waitAnotherTurn()) {
+      this.#flushScheduled = true
+      setImmediate(this.#flush)
+      return
     }
     this.#queued = 0
+    this.#writes++
     const out = Buffer.allocUnsafe(this.#outLen)
     this.#out.copy(out, 0, 0, this.#outLen)
     this.#outLen = 0
@@ -287,19 +301,29 @@ export class PipelinedBackend implements RawBackend {
       this.#waiting = waiting.slice(this.#head)
       this.#head = 0
     }
-    if (this.#batch) this.#answered()
     callback.reply(raw)
   }
 
-  /** 'batch' mode: counts one reply against the oldest write; when none is left in flight, flushes the rest. */
-  #answered(): void {
-    const unanswered = this.#unanswered
-    if (unanswered.length === 0 || --unanswered[0]! > 0) return
-    unanswered.shift()
-    if (unanswered.length === 0 && this.#outLen > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true
-      setImmediate(this.#flush)
+  /**
+   * 'batch' mode, at the end of a turn: true when the commands waiting should wait for the next one. They do
+   * while commands keep coming (this turn added some, and more than one waits), up to a size and a number of
+   * turns; a lone command goes at once.
+   */
+  #waitAnotherTurn(): boolean {
+    const queued = this.#queued
+    if (
+      queued > this.#queuedBefore &&
+      queued > 1 &&
+      this.#outLen < BATCH_BYTES &&
+      this.#turns < BATCH_TURNS
+    ) {
+      this.#queuedBefore = queued
+      this.#turns++
+      return true
     }
+    this.#queuedBefore = 0
+    this.#turns = 0
+    return false
   }
 
   /** Appends `*<n>\r\n` and each argument as a bulk string to the output buffer. */

@@ -335,7 +335,7 @@ test('PipelinedBackend: a refused password fails its calls with an error saying 
   }
 })
 
-test("PipelinedBackend flush: 'batch' holds commands while a write's replies are awaited, then writes them together; 4 KiB waiting go at once", async () => {
+test("PipelinedBackend flush: 'batch' writes a lone command at the end of its turn; commands that keep coming wait, up to 8 turns or 4 KiB", async () => {
   // A server that records what it reads and answers only when told.
   let received = ''
   let conn: Socket | null = null
@@ -354,26 +354,63 @@ test("PipelinedBackend flush: 'batch' holds commands while a write's replies are
   }
   const cmd = (...args: string[]) =>
     `*${args.length}\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`
+  // The end of the current event-loop turn: the backend's check (setImmediate) queued before it has run.
+  const turn = () => new Promise<void>((r) => setImmediate(r))
+  const echo = (x: string) => be.send(['ECHO', x])
   try {
-    const first = be.send(['PING'])
+    const replies: Promise<Buffer>[] = [be.send(['PING'])]
     await until('the first write', () => received === cmd('PING'))
-    const a = be.send(['ECHO', 'a'])
-    await sleep(1)
-    const c = be.send(['ECHO', 'c'])
-    await sleep(50)
-    assert.equal(received, cmd('PING'), 'nothing more is written while the reply to PING is awaited')
-    conn!.write('+PONG\r\n')
-    assert.equal((await first).toString(), '+PONG\r\n')
-    await until('the held commands', () => received === cmd('PING') + cmd('ECHO', 'a') + cmd('ECHO', 'c'))
-    // With replies awaited, a command of 4 KiB or more is not held.
+    const w = be.writes
+    // A lone command goes at the end of its turn, though the reply to PING is still awaited.
+    replies.push(echo('a'))
+    await turn()
+    assert.equal(be.writes, w + 1, 'a lone command is written at the end of its turn')
+    // Two commands, joined by one more in each of the next three turns: one write, after the first turn that
+    // adds none.
+    replies.push(echo('b'), echo('c'))
+    for (const x of ['d', 'e', 'f']) {
+      await turn()
+      assert.equal(be.writes, w + 1, `commands still coming wait (before ${x})`)
+      replies.push(echo(x))
+    }
+    await turn()
+    assert.equal(be.writes, w + 1, 'the turn that added f waits once more')
+    await turn()
+    assert.equal(be.writes, w + 2, 'a turn that adds nothing writes what waits, in one write')
+    // Commands added in every turn wait for at most 8 turns.
+    replies.push(echo('g'))
+    let turns = 0
+    for (; be.writes === w + 2 && turns < 20; turns++) {
+      replies.push(echo(`h${turns}`))
+      await turn()
+    }
+    assert.equal(be.writes, w + 3)
+    assert.equal(turns, 9, 'written at the end of the 9th turn: 8 turns waited')
+    // 4 KiB waiting go at the end of the turn.
     const big = 'x'.repeat(5000)
-    const bigReply = be.send(['ECHO', big])
-    await until('the large command', () => received.endsWith(cmd('ECHO', big)))
-    conn!.write(`$1\r\na\r\n$1\r\nc\r\n$${big.length}\r\n${big}\r\n`)
-    assert.deepEqual((await Promise.all([a, c, bigReply])).map(String), [
-      '$1\r\na\r\n',
-      '$1\r\nc\r\n',
-      `$${big.length}\r\n${big}\r\n`,
+    replies.push(echo('i'), echo(big))
+    await turn()
+    assert.equal(be.writes, w + 4, '4 KiB waiting are written at once')
+    const args = [
+      'a',
+      'b',
+      'c',
+      'd',
+      'e',
+      'f',
+      'g',
+      ...Array.from({ length: turns }, (_, i) => `h${i}`),
+      'i',
+      big,
+    ]
+    await until(
+      'every command, in order',
+      () => received === cmd('PING') + args.map((x) => cmd('ECHO', x)).join(''),
+    )
+    conn!.write(`+PONG\r\n${args.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`)
+    assert.deepEqual((await Promise.all(replies)).map(String), [
+      '+PONG\r\n',
+      ...args.map((x) => `$${x.length}\r\n${x}\r\n`),
     ])
   } finally {
     await be.close()
