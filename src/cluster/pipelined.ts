@@ -1,6 +1,6 @@
 // A Backend on one pipelined connection per server, built on our codec, that can also pass raw replies through.
 import type { Socket } from 'node:net'
-import { subarray } from '../buffers.js'
+import { copyBytes, subarray } from '../buffers.js'
 import { ReplyError as ErrorReply, NULL_ARRAY, type Reply, Status } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
 import { bulkArray, bulkReply, INCOMPLETE, replyEnd } from '../resp/scan.js'
@@ -358,7 +358,7 @@ export class PipelinedBackend implements RawBackend {
         }
       } else {
         p = header(out, p, 36, a.length)
-        p += a.copy(out, p)
+        p += copyBytes(a, out, p, 0, a.length)
       }
       out[p++] = 13
       out[p++] = 10

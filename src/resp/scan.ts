@@ -1,5 +1,5 @@
 // Finds where each reply ends in a server's byte stream, and reads the few reply shapes the proxy merges.
-import { copy, latin1Write, subarray } from '../buffers.js'
+import { copyBytes, latin1Write, subarray } from '../buffers.js'
 import { ProtocolError } from './decoder.js'
 
 const CR = 13
@@ -193,7 +193,14 @@ export function mergeArrays(
   const head = `*${n}\r\n`
   const out = Buffer.allocUnsafe(head.length + bytes)
   let p = latin1Write(out, head, 0, head.length)
-  for (let i = 1; i <= n; i++) p += copy.call(source[i]!, out, p, bounds[2 * i]!, bounds[2 * i + 1]!)
+  // Elements that lie next to each other in the same part are copied as one run.
+  for (let i = 1; i <= n; ) {
+    const src = source[i]!
+    const start = bounds[2 * i]!
+    let end = bounds[2 * i + 1]!
+    for (i++; i <= n && source[i] === src && bounds[2 * i] === end; i++) end = bounds[2 * i + 1]!
+    p += copyBytes(src, out, p, start, end)
+  }
   return out
 }
 
