@@ -703,26 +703,22 @@ export class RendezvousProxy {
     const cluster = this.#cluster
     const stride = kind === 'mset' ? 2 : 1
     if (kind === 'mset' && (args.length - 1) % 2 !== 0) return wrongArity(name)
-    // The argument indexes of each owner's keys; owners are found by a scan (there are at most as many as keys,
-    // and a scan of a few is cheaper than a Map).
-    const owners: string[] = []
-    const order: number[][] = []
+    const groups = new Map<string, number[]>()
     const keyOf: string[] = []
     for (let i = 1; i < args.length; i += stride) {
       const key = utf8Of(args[i]!)
       const owner = cluster.ownerOf(key)
       if (owner === null) return this.#onFail(new Error('every server is marked down'))
       keyOf[i] = key
-      const g = owners.indexOf(owner)
-      if (g === -1) {
-        owners.push(owner)
-        order.push([i])
-      } else order[g]!.push(i)
+      const g = groups.get(owner)
+      if (g === undefined) groups.set(owner, [i])
+      else g.push(i)
     }
-    if (order.length === 1) {
+    if (groups.size === 1) {
       cluster.forward(keyOf[1]!, args, new Pending(this.#replies, c, slot, null))
       return null
     }
+    const order = [...groups.values()]
     const gather = new Gather(this.#replies, c, slot, order.length, (replies) => {
       if (kind === 'sum') {
         let total = 0
