@@ -24,11 +24,27 @@ for (const tool of ['redis-server', 'redis-benchmark', 'nutcracker']) {
   }
 }
 
-const children: ChildProcess[] = []
+/** The servers and proxies this bench started, with the end of what each printed to stderr. */
+const children: Array<{ proc: ChildProcess; name: string; stderr: string }> = []
 function start(cmd: string, args: string[]): ChildProcess {
-  const c = spawn(cmd, args, { stdio: 'ignore' })
-  children.push(c)
-  return c
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = { proc, name: [cmd, ...args].join(' '), stderr: '' }
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr = (child.stderr + d).slice(-4096)
+  })
+  children.push(child)
+  return proc
+}
+
+/** Throws, naming the process and what it printed, when a server or proxy of the bench has exited. */
+function checkAlive(): void {
+  for (const { proc, name, stderr } of children) {
+    if (proc.exitCode === null && proc.signalCode === null) continue
+    const how = proc.exitCode !== null ? `with code ${proc.exitCode}` : `on ${proc.signalCode}`
+    throw new Error(
+      `${name} exited ${how} during the bench${stderr === '' ? '' : `; its stderr:\n${stderr}`}`,
+    )
+  }
 }
 
 /**
@@ -41,14 +57,14 @@ async function bench(
   args: string[],
   requests: number,
 ): Promise<{ rps: Map<string, number>; cpu: number }> {
+  checkAlive()
   const cpu0 = cpuMicros(pid)
+  // A process that died mid-run makes redis-benchmark fail: say which one, rather than how the client failed.
   const { stdout } = await run(
     'redis-benchmark',
     ['-p', String(port), '-c', '50', '-n', String(N), '--csv', ...args],
-    {
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  )
+    { maxBuffer: 16 * 1024 * 1024 },
+  ).finally(checkAlive)
   const cpu = (cpuMicros(pid) - cpu0) / requests
   const rps = new Map<string, number>()
   for (const line of stdout.split('\n')) {
@@ -187,6 +203,6 @@ try {
       'cpu: the proxy process only, all threads, over both tests of a run',
   )
 } finally {
-  for (const c of children) c.kill('SIGKILL')
+  for (const c of children) c.proc.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
 }
