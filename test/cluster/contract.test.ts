@@ -352,8 +352,8 @@ test("PipelinedBackend flush: 'batch' writes a lone command at the end of its tu
     for (let i = 0; i < 500 && !ok(); i++) await sleep(2)
     assert.ok(ok(), `timed out waiting for ${what}; received ${JSON.stringify(received)}`)
   }
-  const cmd = (...args: string[]) =>
-    `*${args.length}\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`
+  const bulk = (x: string) => `$${x.length}\r\n${x}\r\n`
+  const cmd = (...args: string[]) => `*${args.length}\r\n${args.map(bulk).join('')}`
   // The end of the current event-loop turn: the backend's check (setImmediate) queued before it has run.
   const turn = () => new Promise<void>((r) => setImmediate(r))
   const echo = (x: string) => be.send(['ECHO', x])
@@ -407,11 +407,8 @@ test("PipelinedBackend flush: 'batch' writes a lone command at the end of its tu
       'every command, in order',
       () => received === cmd('PING') + args.map((x) => cmd('ECHO', x)).join(''),
     )
-    conn!.write(`+PONG\r\n${args.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}`)
-    assert.deepEqual((await Promise.all(replies)).map(String), [
-      '+PONG\r\n',
-      ...args.map((x) => `$${x.length}\r\n${x}\r\n`),
-    ])
+    conn!.write(`+PONG\r\n${args.map(bulk).join('')}`)
+    assert.deepEqual((await Promise.all(replies)).map(String), ['+PONG\r\n', ...args.map(bulk)])
   } finally {
     await be.close()
     ;(conn as Socket | null)?.destroy()
