@@ -641,8 +641,9 @@ export class Cluster {
    * commands): `args` go as they are to the backend of the server that owns `key` now, under the same timeout,
    * health accounting and failover, and its reply's bytes come back, error replies included. The backends must
    * be {@link RawBackend}s. `callback` may be called before this returns (no server live, cluster closed).
+   * `urgent`: the backend writes the command by the end of this turn (see {@link RawBackend.call}).
    */
-  forward(key: string, args: ReadonlyArray<Buffer | string>, callback: RawCallback): void {
+  forward(key: string, args: ReadonlyArray<Buffer | string>, callback: RawCallback, urgent = false): void {
     const s = this.#owner(key)
     if (s === null) {
       callback.fail(allDown())
@@ -662,7 +663,7 @@ export class Cluster {
     const call = new RawCall(s, callback, performance.now() + this.#o.timeoutMs, this.#rawFailed)
     s.raw.push(call)
     if (s.rawTimer === null) s.rawTimer = setTimeout(this.#expireRaw, this.#o.timeoutMs, s)
-    backend.call(args, call)
+    backend.call(args, call, urgent)
   }
 
   readonly #rawFailed = (s: ServerState, err: unknown): void => this.#failed(s, err)

@@ -30,8 +30,12 @@ export interface RawBackend extends Backend {
    * connection fails.
    */
   send(args: ReadonlyArray<Buffer | string>): Promise<Buffer>
-  /** {@link send} with a callback instead of a promise (a proxy's hot path: no promise per command). */
-  call(args: ReadonlyArray<Buffer | string>, callback: RawCallback): void
+  /**
+   * {@link send} with a callback instead of a promise (a proxy's hot path: no promise per command). `urgent`:
+   * the command goes out at the end of this event-loop turn at the latest, and takes the commands waiting with
+   * it (for a part of a request that waits for several servers, whose latency is the slowest part's).
+   */
+  call(args: ReadonlyArray<Buffer | string>, callback: RawCallback, urgent?: boolean): void
 }
 
 /** True when `backend` is a {@link RawBackend}. */
@@ -60,7 +64,8 @@ export interface PipelinedBackendOptions {
    * `'batch'`: every command waits for the end of the turn, so the commands of many callers share one write
    * even when the connection was idle; and while commands keep coming, they wait on: two or more commands
    * that were joined by another during the turn wait for the end of the next one, until a turn adds none,
-   * {@link BATCH_BYTES} are waiting or they have waited {@link BATCH_TURNS} turns. Under load each write then
+   * {@link BATCH_BYTES} are waiting, they have waited {@link BATCH_TURNS} turns or an urgent command (see
+   * {@link RawBackend.call}) joins them. Under load each write then
    * carries more commands: fewer system calls for a proxy that relays many clients, and fewer for the server.
    * @default 'idle'
    */
@@ -106,6 +111,8 @@ export class PipelinedBackend implements RawBackend {
   /** 'batch' mode: #queued at the end of the last turn the commands in #out waited through, and how many. */
   #queuedBefore = 0
   #turns = 0
+  /** 'batch' mode: an urgent command waits in #out, so it is written at the end of this turn. */
+  #urgent = false
   /** Writes made (system calls, not commands). */
   #writes = 0
   /** Callers waiting for replies, in the order their commands were written. */
@@ -156,7 +163,7 @@ export class PipelinedBackend implements RawBackend {
     return new Promise<Buffer>((resolve, reject) => this.call(args, { reply: resolve, fail: reject }))
   }
 
-  call(args: ReadonlyArray<Buffer | string>, callback: RawCallback): void {
+  call(args: ReadonlyArray<Buffer | string>, callback: RawCallback, urgent = false): void {
     if (this.#closed) {
       callback.fail(new Error(`backend "${this.id}" is closed`))
       return
@@ -169,6 +176,7 @@ export class PipelinedBackend implements RawBackend {
     this.#encode(args)
     this.#queued++
     this.#waiting.push(callback)
+    if (urgent) this.#urgent = true
     if (idle) this.#write()
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true
@@ -225,6 +233,7 @@ export class PipelinedBackend implements RawBackend {
     this.#queued = 0
     this.#queuedBefore = 0
     this.#turns = 0
+    this.#urgent = false
     this.#rest = null
     this.#more = []
     this.#moreBytes = 0
@@ -239,10 +248,15 @@ export class PipelinedBackend implements RawBackend {
   #write(): void {
     this.#flushScheduled = false
     if (!this.#connected || this.#outLen === 0) return
-    if (this.#batch && this.#waitAnotherTurn()) {
-      this.#flushScheduled = true
-      setImmediate(this.#flush)
-      return
+    if (this.#batch) {
+      if (!this.#urgent && this.#waitAnotherTurn()) {
+        this.#flushScheduled = true
+        setImmediate(this.#flush)
+        return
+      }
+      this.#urgent = false
+      this.#queuedBefore = 0
+      this.#turns = 0
     }
     this.#queued = 0
     this.#writes++
@@ -321,8 +335,6 @@ export class PipelinedBackend implements RawBackend {
       this.#turns++
       return true
     }
-    this.#queuedBefore = 0
-    this.#turns = 0
     return false
   }
 

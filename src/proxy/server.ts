@@ -738,7 +738,8 @@ export class RendezvousProxy {
         sub.push(args[i]!)
         if (stride === 2) sub.push(args[i + 1]!)
       }
-      cluster.forward(keyOf[idx[0]!]!, sub, gather.part(g))
+      // Urgent: the request waits for its slowest part, so no part waits to share a write with later commands.
+      cluster.forward(keyOf[idx[0]!]!, sub, gather.part(g), true)
     }
     return null
   }

@@ -78,8 +78,8 @@ class Lease implements RawBackend {
   send(args: ReadonlyArray<Buffer | string>): Promise<Buffer> {
     return this.#b.send(args)
   }
-  call(args: ReadonlyArray<Buffer | string>, callback: RawCallback): void {
-    this.#b.call(args, callback)
+  call(args: ReadonlyArray<Buffer | string>, callback: RawCallback, urgent?: boolean): void {
+    this.#b.call(args, callback, urgent)
   }
   get(key: string): Promise<Buffer | null> {
     return this.#b.get(key)

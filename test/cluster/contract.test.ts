@@ -335,7 +335,7 @@ test('PipelinedBackend: a refused password fails its calls with an error saying 
   }
 })
 
-test("PipelinedBackend flush: 'batch' writes a lone command at the end of its turn; commands that keep coming wait, up to 8 turns or 4 KiB", async () => {
+test("PipelinedBackend flush: 'batch' writes a lone command at the end of its turn; commands that keep coming wait, up to 8 turns or 4 KiB, or until an urgent one joins them", async () => {
   // A server that records what it reads and answers only when told.
   let received = ''
   let conn: Socket | null = null
@@ -357,6 +357,8 @@ test("PipelinedBackend flush: 'batch' writes a lone command at the end of its tu
   // The end of the current event-loop turn: the backend's check (setImmediate) queued before it has run.
   const turn = () => new Promise<void>((r) => setImmediate(r))
   const echo = (x: string) => be.send(['ECHO', x])
+  const urgent = (x: string) =>
+    new Promise<Buffer>((reply, fail) => be.call(['ECHO', x], { reply, fail }, true))
   try {
     const replies: Promise<Buffer>[] = [be.send(['PING'])]
     await until('the first write', () => received === cmd('PING'))
@@ -391,6 +393,19 @@ test("PipelinedBackend flush: 'batch' writes a lone command at the end of its tu
     replies.push(echo('i'), echo(big))
     await turn()
     assert.equal(be.writes, w + 4, '4 KiB waiting are written at once')
+    // An urgent command goes at the end of its turn and takes the commands waiting with it; then commands that
+    // keep coming wait again.
+    replies.push(echo('j'), echo('k'))
+    await turn()
+    assert.equal(be.writes, w + 4, 'j and k wait')
+    replies.push(urgent('l'))
+    await turn()
+    assert.equal(be.writes, w + 5, 'an urgent command is written at the end of its turn, with what waits')
+    replies.push(echo('m'), echo('n'))
+    await turn()
+    assert.equal(be.writes, w + 5, 'm and n wait: the urgent command did not outlive its write')
+    await turn()
+    assert.equal(be.writes, w + 6)
     const args = [
       'a',
       'b',
@@ -402,6 +417,11 @@ test("PipelinedBackend flush: 'batch' writes a lone command at the end of its tu
       ...Array.from({ length: turns }, (_, i) => `h${i}`),
       'i',
       big,
+      'j',
+      'k',
+      'l',
+      'm',
+      'n',
     ]
     await until(
       'every command, in order',
