@@ -403,8 +403,12 @@ export class Cluster {
     return this.#live === null ? [] : this.#live.servers.map((s) => s.id)
   }
 
-  /** The server a key is routed to now (cache mode), or its first replica (store mode); null if none is live. */
-  ownerOf(key: string): string | null {
+  /**
+   * The server a key is routed to now (cache mode), or its first replica (store mode); null if none is live. A
+   * key given as bytes is placed as the text they are the UTF-8 encoding of (bytes that are not UTF-8 have a
+   * place of their own).
+   */
+  ownerOf(key: string | Uint8Array): string | null {
     return this.#live === null ? null : this.#live.pick(this.#route(key))
   }
 
@@ -416,15 +420,19 @@ export class Cluster {
   // ---- routing and health ----------------------------------------------------------------------------------
 
   /** The placement key: the content of the first non-empty `{...}` when hash tags are on. */
-  #route(key: string): string {
+  #route(key: string): string
+  #route(key: string | Uint8Array): string | Uint8Array
+  #route(key: string | Uint8Array): string | Uint8Array {
     if (!this.#o.hashTags) return key
-    const open = key.indexOf('{')
+    // `{` and `}` are the same in a string and in its UTF-8 bytes (a multi-byte character has no byte under 0x80).
+    const open = typeof key === 'string' ? key.indexOf('{') : key.indexOf(0x7b)
     if (open < 0) return key
-    const close = key.indexOf('}', open + 1)
-    return close > open + 1 ? key.slice(open + 1, close) : key
+    const close = typeof key === 'string' ? key.indexOf('}', open + 1) : key.indexOf(0x7d, open + 1)
+    if (close <= open + 1) return key
+    return typeof key === 'string' ? key.slice(open + 1, close) : key.subarray(open + 1, close)
   }
 
-  #owner(key: string): ServerState | null {
+  #owner(key: string | Uint8Array): ServerState | null {
     const live = this.#live
     return live === null ? null : this.#states.get(live.pick(this.#route(key)))!
   }
@@ -643,13 +651,18 @@ export class Cluster {
    * be {@link RawBackend}s. `callback` may be called before this returns (no server live, cluster closed).
    * `urgent`: the backend writes the command by the end of this turn (see {@link RawBackend.call}).
    */
-  forward(key: string, args: ReadonlyArray<Buffer | string>, callback: RawCallback, urgent = false): void {
+  forward(
+    key: string | Uint8Array,
+    args: ReadonlyArray<Buffer | string>,
+    callback: RawCallback,
+    urgent = false,
+  ): void {
     const s = this.#owner(key)
     if (s === null) {
       callback.fail(allDown())
       return
     }
-    if (this.#o.loader !== null) this.#forget(key)
+    if (this.#o.loader !== null) this.#forget(typeof key === 'string' ? key : utf8Of(key as Buffer))
     if (this.#closed) {
       callback.fail(closed())
       return

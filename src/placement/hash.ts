@@ -206,11 +206,12 @@ export function digestInto(key: Key): void {
 /**
  * Computes lane A of a key's digest (read it with {@link lastA}); lane B is left stale. Equal-weight picks need
  * lane B only to break ties on the top 21 bits of a draw, so they call this and the full {@link digestInto}
- * only on a tie. ASCII strings skip lane B's work; other keys compute the whole digest.
+ * only on a tie. Bytes and ASCII strings skip lane B's work; other strings compute the whole digest.
  */
 export function laneAInto(key: Key): void {
   if (typeof key !== 'string') {
-    digestInto(key)
+    if (key instanceof Uint8Array) laneABytes(key)
+    else digestInto(key)
     return
   }
   let h = SEED_A | 0
@@ -235,6 +236,23 @@ export function laneAInto(key: Key): void {
   }
   if ((n & 3) !== 0) h = tailA(h, k)
   outA = fmix32(h ^ n)
+}
+
+/** {@link laneAInto} for bytes: {@link digestBytes} without lane B. */
+function laneABytes(b: Uint8Array): void {
+  let h = SEED_A | 0
+  const len = b.length
+  const end = len & ~3
+  let i = 0
+  for (; i < end; i += 4) h = stepA(h, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24))
+  const rest = len & 3
+  if (rest !== 0) {
+    let k = b[i]!
+    if (rest > 1) k |= b[i + 1]! << 8
+    if (rest > 2) k |= b[i + 2]! << 16
+    h = tailA(h, k)
+  }
+  outA = fmix32(h ^ len)
 }
 
 /** Lane A of the last digest computed by {@link digestInto}. */

@@ -609,7 +609,7 @@ export class RendezvousProxy {
         if (this.#o.mode === 'store') return this.#storeCommand(spec, args)
         if (spec.name === 'get' && this.#cluster.warming) return this.#warmGet(args[1]!, args)
         this.#cluster.forward(
-          utf8Of(args[1]!),
+          args[1]!,
           args,
           new Pending(
             this.#replies,
@@ -637,7 +637,7 @@ export class RendezvousProxy {
   /** Sends the request as it is to the owner of `key`; its reply comes back as it is. */
   #forward(key: Buffer, args: Buffer[]): Promise<Buffer> {
     return new Promise((resolve) =>
-      this.#cluster.forward(utf8Of(key), args, { reply: resolve, fail: (e) => resolve(this.#onFail(e)) }),
+      this.#cluster.forward(key, args, { reply: resolve, fail: (e) => resolve(this.#onFail(e)) }),
     )
   }
 
@@ -672,16 +672,12 @@ export class RendezvousProxy {
     const stop = last < 0 ? args.length + last : last
     const cluster = this.#cluster
     let owner: string | null | undefined
-    let firstKey = ''
     for (let i = first; i <= stop; i += step) {
-      const key = utf8Of(args[i]!)
-      const o = cluster.ownerOf(key)
-      if (owner === undefined) {
-        owner = o
-        firstKey = key
-      } else if (o !== owner) {
+      const o = cluster.ownerOf(args[i]!)
+      if (owner === undefined) owner = o
+      else if (o !== owner) {
         return err(
-          `ERR ${name.toUpperCase()} is not supported by the proxy for these keys: "${firstKey}" and "${key}" live on different servers (give related keys the same {hash tag} to keep them together)`,
+          `ERR ${name.toUpperCase()} is not supported by the proxy for these keys: "${utf8Of(args[first]!)}" and "${utf8Of(args[i]!)}" live on different servers (give related keys the same {hash tag} to keep them together)`,
         )
       }
     }
@@ -704,18 +700,15 @@ export class RendezvousProxy {
     const stride = kind === 'mset' ? 2 : 1
     if (kind === 'mset' && (args.length - 1) % 2 !== 0) return wrongArity(name)
     const groups = new Map<string, number[]>()
-    const keyOf: string[] = []
     for (let i = 1; i < args.length; i += stride) {
-      const key = utf8Of(args[i]!)
-      const owner = cluster.ownerOf(key)
+      const owner = cluster.ownerOf(args[i]!)
       if (owner === null) return this.#onFail(new Error('every server is marked down'))
-      keyOf[i] = key
       const g = groups.get(owner)
       if (g === undefined) groups.set(owner, [i])
       else g.push(i)
     }
     if (groups.size === 1) {
-      cluster.forward(keyOf[1]!, args, new Pending(this.#replies, c, slot, null))
+      cluster.forward(args[1]!, args, new Pending(this.#replies, c, slot, null))
       return null
     }
     const order = [...groups.values()]
@@ -739,7 +732,7 @@ export class RendezvousProxy {
         if (stride === 2) sub.push(args[i + 1]!)
       }
       // Urgent: the request waits for its slowest part, so no part waits to share a write with later commands.
-      cluster.forward(keyOf[idx[0]!]!, sub, gather.part(g), true)
+      cluster.forward(args[idx[0]!]!, sub, gather.part(g), true)
     }
     return null
   }

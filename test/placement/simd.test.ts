@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { test } from 'node:test'
-import { laneAInto, lastA } from '../../src/placement/hash.js'
+import fc from 'fast-check'
+import { digest, laneAInto, lastA } from '../../src/placement/hash.js'
 import { HierarchicalRendezvous, Rendezvous } from '../../src/placement/index.js'
 import { digestServers, type Placement } from '../../src/placement/rendezvous.js'
 import { normalizeServers, type ServerInput } from '../../src/placement/server.js'
@@ -287,4 +288,16 @@ test('weighted picks the SIMD pick decides from the two smallest bounds alone ag
       }
     }
   }
+})
+
+test('laneAInto computes lane A of the full digest, for any bytes and any string', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 30 })),
+      (key) => {
+        laneAInto(key)
+        assert.equal(lastA(), digest(key)[0])
+      },
+    ),
+  )
 })

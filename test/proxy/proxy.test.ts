@@ -231,6 +231,37 @@ for (const kind of ['our nodes', 'redis-servers'] as const) {
       }
     })
 
+    test('a key is placed by its bytes: UTF-8 text where the cluster places the string, other bytes by the bytes', async () => {
+      const client = new Redis({ port, lazyConnect: true })
+      const direct = backends.ports.map((p) => new Redis({ port: p, lazyConnect: true }))
+      await Promise.all([client, ...direct].map((c) => c.connect()))
+      try {
+        const text = ['ключ', 'clé', '鍵', 'plain', 'emoji 🙂', '{ключ}a', '{ключ}b']
+        for (const k of text) assert.equal(proxy.cluster.ownerOf(Buffer.from(k)), proxy.cluster.ownerOf(k))
+        // Not UTF-8: a lone continuation byte, a truncated sequence, 0xff. As text they would all read U+FFFD.
+        const binary = Array.from({ length: 12 }, (_, i) => Buffer.from([0x6b, i, 0x80 + i, 0xff]))
+        const keys: (string | Buffer)[] = [...text, ...binary]
+        for (const k of keys) assert.equal(await client.set(k, 'v'), 'OK')
+        for (const k of keys) {
+          const owner = Number(proxy.cluster.ownerOf(k)!.slice(1))
+          const on = await Promise.all(direct.map((d) => d.exists(k)))
+          assert.deepEqual(
+            on,
+            [0, 1, 2].map((i) => (i === owner ? 1 : 0)),
+            `key ${JSON.stringify(k)}`,
+          )
+        }
+        // Split and merged by the same placement.
+        assert.deepEqual(
+          await client.mget(...keys),
+          keys.map(() => 'v'),
+        )
+        assert.equal(await client.del(...keys), keys.length)
+      } finally {
+        for (const c of [client, ...direct]) c.disconnect()
+      }
+    })
+
     test('malformed input closes that client only', async () => {
       const good = new Redis({ port, lazyConnect: true })
       await good.connect()
