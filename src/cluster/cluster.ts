@@ -424,12 +424,20 @@ export class Cluster {
   #route(key: string | Uint8Array): string | Uint8Array
   #route(key: string | Uint8Array): string | Uint8Array {
     if (!this.#o.hashTags) return key
-    // `{` and `}` are the same in a string and in its UTF-8 bytes (a multi-byte character has no byte under 0x80).
-    const open = typeof key === 'string' ? key.indexOf('{') : key.indexOf(0x7b)
-    if (open < 0) return key
-    const close = typeof key === 'string' ? key.indexOf('}', open + 1) : key.indexOf(0x7d, open + 1)
-    if (close <= open + 1) return key
-    return typeof key === 'string' ? key.slice(open + 1, close) : key.subarray(open + 1, close)
+    if (typeof key === 'string') {
+      const open = key.indexOf('{')
+      if (open < 0) return key
+      const close = key.indexOf('}', open + 1)
+      return close > open + 1 ? key.slice(open + 1, close) : key
+    }
+    // The same in bytes: `{` and `}` read the same in a string and in its UTF-8 encoding (every byte of a
+    // multi-byte character is 0x80 or over). A loop, not Buffer#indexOf: that is a call into C++ per key.
+    const n = key.length
+    let open = 0
+    while (open < n && key[open] !== 0x7b) open++
+    let close = open + 1
+    while (close < n && key[close] !== 0x7d) close++
+    return close < n && close > open + 1 ? key.subarray(open + 1, close) : key
   }
 
   #owner(key: string | Uint8Array): ServerState | null {

@@ -699,19 +699,24 @@ export class RendezvousProxy {
     const cluster = this.#cluster
     const stride = kind === 'mset' ? 2 : 1
     if (kind === 'mset' && (args.length - 1) % 2 !== 0) return wrongArity(name)
+    // The key indices of each owner, owners in the order their first key came.
     const groups = new Map<string, number[]>()
+    const order: number[][] = []
     for (let i = 1; i < args.length; i += stride) {
       const owner = cluster.ownerOf(args[i]!)
       if (owner === null) return this.#onFail(new Error('every server is marked down'))
-      const g = groups.get(owner)
-      if (g === undefined) groups.set(owner, [i])
-      else g.push(i)
+      let g = groups.get(owner)
+      if (g === undefined) {
+        g = []
+        groups.set(owner, g)
+        order.push(g)
+      }
+      g.push(i)
     }
-    if (groups.size === 1) {
+    if (order.length === 1) {
       cluster.forward(args[1]!, args, new Pending(this.#replies, c, slot, null))
       return null
     }
-    const order = [...groups.values()]
     const gather = new Gather(this.#replies, c, slot, order.length, (replies) => {
       if (kind === 'sum') {
         let total = 0

@@ -1,5 +1,5 @@
 // Finds where each reply ends in a server's byte stream, and reads the few reply shapes the proxy merges.
-import { copyBytes, latin1Write, subarray } from '../buffers.js'
+import { copyBytes, subarray } from '../buffers.js'
 import { ProtocolError } from './decoder.js'
 
 const CR = 13
@@ -206,9 +206,15 @@ export function mergeArrays(
       pos = next
     }
   }
-  const head = `*${n}\r\n`
-  const out = Buffer.allocUnsafe(head.length + bytes)
-  let p = latin1Write(out, head, 0, head.length)
+  // *<n>\r\n, then the elements.
+  let digits = 1
+  for (let x = n; x >= 10; x = (x / 10) | 0) digits++
+  const out = Buffer.allocUnsafe(digits + 3 + bytes)
+  out[0] = 42
+  for (let x = n, d = digits; d > 0; d--, x = (x / 10) | 0) out[d] = 48 + (x % 10)
+  out[digits + 1] = CR
+  out[digits + 2] = LF
+  let p = digits + 3
   // Elements that lie next to each other in the same part are copied as one run.
   for (let i = 1; i <= n; ) {
     const g = t[3 * i]!

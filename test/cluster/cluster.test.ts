@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import dc from 'node:diagnostics_channel'
 import { describe, test } from 'node:test'
+import fc from 'fast-check'
 import {
   Cluster,
   ClusterError,
@@ -159,6 +160,15 @@ describe('routing', () => {
     assert.equal(cluster.ownerOf('{}x'), new Rendezvous(IDS).pick('{}x'))
     const off = make({ hashTags: false }).cluster
     assert.equal(off.ownerOf('{user:42}:x'), new Rendezvous(IDS).pick('{user:42}:x'))
+    // A key given as its UTF-8 bytes has the same owner, its hash tag read the same way.
+    const piece = fc.constantFrom('{', '}', 'a', 'b', 'é', '🙂', 'user:42')
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), fc.boolean(), (pieces, tags) => {
+        const c = tags ? cluster : off
+        const key = pieces.join('')
+        assert.equal(c.ownerOf(Buffer.from(key)), c.ownerOf(key), JSON.stringify(key))
+      }),
+    )
   })
 
   test('mget/mset/del/exists split per server, one command each, results in caller order', async () => {
