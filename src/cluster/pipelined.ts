@@ -65,8 +65,8 @@ export interface PipelinedBackendOptions {
    * even when the connection was idle; and while commands keep coming, they wait on: two or more commands
    * that were joined by another during the turn wait for the end of the next one, until a turn adds none,
    * {@link BATCH_BYTES} are waiting, they have waited {@link BATCH_TURNS} turns or an urgent command (see
-   * {@link RawBackend.call}) joins them. Under load each write then
-   * carries more commands: fewer system calls for a proxy that relays many clients, and fewer for the server.
+   * {@link RawBackend.call}) joins them. Under load each write then carries more commands: fewer system calls
+   * for a proxy that relays many clients, and fewer for the server.
    * @default 'idle'
    */
   readonly flush?: 'idle' | 'batch'
