@@ -80,15 +80,21 @@ function digestBytes(b: Uint8Array): void {
     ha = stepA(ha, k)
     hb = stepB(hb, k)
   }
-  const rest = len & 3
-  if (rest !== 0) {
-    let k = b[i]!
-    if (rest > 1) k |= b[i + 1]! << 8
-    if (rest > 2) k |= b[i + 2]! << 16
+  if ((len & 3) !== 0) {
+    const k = tailBytes(b, i, len)
     ha = tailA(ha, k)
     hb = Math.imul(hb ^ k, CB)
   }
   finish(ha, hb, len)
+}
+
+/** The last `len & 3` bytes of `b`, from `i`, as a little-endian integer (the tail block of the spec). */
+function tailBytes(b: Uint8Array, i: number, len: number): number {
+  const rest = len & 3
+  let k = b[i]!
+  if (rest > 1) k |= b[i + 1]! << 8
+  if (rest > 2) k |= b[i + 2]! << 16
+  return k
 }
 
 // Hashes the UTF-8 encoding of a string without materialising it. ASCII runs go four characters at a time;
@@ -245,13 +251,7 @@ function laneABytes(b: Uint8Array): void {
   const end = len & ~3
   let i = 0
   for (; i < end; i += 4) h = stepA(h, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24))
-  const rest = len & 3
-  if (rest !== 0) {
-    let k = b[i]!
-    if (rest > 1) k |= b[i + 1]! << 8
-    if (rest > 2) k |= b[i + 2]! << 16
-    h = tailA(h, k)
-  }
+  if ((len & 3) !== 0) h = tailA(h, tailBytes(b, i, len))
   outA = fmix32(h ^ len)
 }
 
