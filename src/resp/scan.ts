@@ -182,9 +182,12 @@ export function mergeArrays(
   n: number,
 ): Buffer | null {
   // A table kept between calls, not one allocated per call: a typed array over 64 bytes gets its memory from
-  // malloc (and zeroed), which cost as much as the rest of a 10-key merge.
-  if (table.length < 3 * (n + 1)) table = new Int32Array(3 * (n + 1))
-  const t = table
+  // malloc (and zeroed), which cost as much as the rest of a 10-key merge. A huge merge's table is not kept.
+  let t = table
+  if (t.length < 3 * (n + 1)) {
+    t = new Int32Array(3 * (n + 1))
+    if (n <= 4096) table = t
+  }
   let bytes = 0
   for (let g = 0; g < parts.length; g++) {
     const raw = parts[g]!

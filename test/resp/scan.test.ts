@@ -114,6 +114,21 @@ describe('mergeArrays', () => {
     )
   })
 
+  test('merges large arrays too, one after another (its reused table grows, or a huge one is not kept)', () => {
+    for (const n of [100, 5000, 70, 3000]) {
+      const items = Array.from({ length: n }, (_, i) => (i % 7 === 0 ? null : Buffer.from(`value-${i}`)))
+      const order: number[][] = [[], [], []]
+      for (let i = 1; i <= n; i++) order[(i * 2654435761) % 3]!.push(i)
+      const parts = order.map((idx) =>
+        encodeReply(
+          idx.map((i) => items[i - 1]!),
+          2,
+        ),
+      )
+      assert.deepEqual(mergeArrays(parts, order, n), encodeReply(items, 2), `${n} elements`)
+    }
+  })
+
   test('refuses parts that are not arrays of the expected length, and throws on a truncated one', () => {
     const two = encodeReply([Buffer.from('a'), null], 2)
     assert.equal(mergeArrays([two], [[1, 2, 3]], 3), null)
