@@ -197,7 +197,7 @@ try {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   for (const r of rows)
     console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
-  console.log('targets: ratio (median over rounds) >= 1.0x at -P 1 and >= 0.8x at -P 16 (GET/SET)')
+  console.log('targets: ratio (median over rounds) >= 1.0x at -P 1 and >= 0.8x at -P 16 (GET, SET and MGET)')
   console.log(
     "node floor: raw forwarding on Node's net API, no command table, health or timeouts (bench/proxy-floor.mjs); " +
       'cpu: the proxy process only, all threads, over both tests of a run',
