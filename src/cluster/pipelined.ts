@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import { copyBytes, subarray } from '../buffers.js'
 import { ReplyError as ErrorReply, NULL_ARRAY, type Reply, Status } from '../resp/reply.js'
 import { ReplyDecoder } from '../resp/reply-decoder.js'
-import { bulkArray, bulkReply, INCOMPLETE, replyEnd } from '../resp/scan.js'
+import { bulkArray, bulkReply, header, INCOMPLETE, replyEnd } from '../resp/scan.js'
 import { connectReading } from '../sockets.js'
 import { type Backend, type Entry, ReplyError, type SetOptions } from './backend.js'
 import { Scripts } from './scripts.js'
@@ -498,19 +498,6 @@ export class PipelinedBackend implements RawBackend {
     this.#closed = true
     this.#drop(new Error(`backend "${this.id}" is closed`))
   }
-}
-
-/** Writes `<type><n>\r\n` at `p`; returns the offset after it. */
-function header(out: Buffer, p: number, type: number, n: number): number {
-  out[p++] = type
-  if (n < 10) out[p++] = 48 + n
-  else if (n < 100) {
-    out[p++] = 48 + ((n / 10) | 0)
-    out[p++] = 48 + (n % 10)
-  } else p += out.write(String(n), p, 'latin1')
-  out[p++] = 13
-  out[p++] = 10
-  return p
 }
 
 /** For an incomplete bulk string whose header is complete: the total bytes it needs; else 0. */

@@ -1,5 +1,5 @@
 // Finds where each reply ends in a server's byte stream, and reads the few reply shapes the proxy merges.
-import { copyBytes, subarray } from '../buffers.js'
+import { copyBytes, SHORT_COPY, subarray } from '../buffers.js'
 import { ProtocolError } from './decoder.js'
 
 const CR = 13
@@ -159,6 +159,24 @@ export function integerReply(raw: Buffer): number | null {
   return lineNumber(raw, 1, raw.indexOf(LF, 1))
 }
 
+/** Writes `<type><n>\r\n` at `p`; returns the offset after it. */
+export function header(out: Buffer, p: number, type: number, n: number): number {
+  out[p++] = type
+  if (n < 10) out[p++] = 48 + n
+  else if (n < 100) {
+    out[p++] = 48 + ((n / 10) | 0)
+    out[p++] = 48 + (n % 10)
+  } else p += out.write(String(n), p, 'latin1')
+  out[p++] = 13
+  out[p++] = 10
+  return p
+}
+
+/** The bytes {@link header} writes for `n`. */
+export function headerBytes(n: number): number {
+  return 3 + (n < 10 ? 1 : n < 100 ? 2 : String(n).length)
+}
+
 /** {@link mergeArrays}' table: per element of the result, its part and its bounds in that part (reused). */
 let table = new Int32Array(3 * 64)
 /** {@link mergeArrays}' parts' memory and offsets (reused; the memory is let go after each call). */
@@ -209,22 +227,15 @@ export function mergeArrays(
       pos = next
     }
   }
-  // *<n>\r\n, then the elements.
-  let digits = 1
-  for (let x = n; x >= 10; x = (x / 10) | 0) digits++
-  const out = Buffer.allocUnsafe(digits + 3 + bytes)
-  out[0] = 42
-  for (let x = n, d = digits; d > 0; d--, x = (x / 10) | 0) out[d] = 48 + (x % 10)
-  out[digits + 1] = CR
-  out[digits + 2] = LF
-  let p = digits + 3
+  const out = Buffer.allocUnsafe(headerBytes(n) + bytes)
+  let p = header(out, 0, 42, n)
   // Elements that lie next to each other in the same part are copied as one run.
   for (let i = 1; i <= n; ) {
     const g = t[3 * i]!
     const start = t[3 * i + 1]!
     let end = t[3 * i + 2]!
     for (i++; i <= n && t[3 * i] === g && t[3 * i + 1] === end; i++) end = t[3 * i + 2]!
-    if (end - start <= 32) p += copyBytes(parts[g]!, out, p, start, end)
+    if (end - start <= SHORT_COPY) p += copyBytes(parts[g]!, out, p, start, end)
     else {
       // Buffer#copy would read the part's `buffer` (a call into the runtime) on every copy: once per part here.
       out.set(new Uint8Array(memory[g]!, offsets[g]! + start, end - start), p)
